@@ -262,7 +262,7 @@ mod tests {
             "forever/TERM/forever/1",
             "TERM/forever",
             "5/5",
-            "TERM/-1",
+            "TERM/1x",
         ] {
             assert!(bad.parse::<Schedule>().is_err(), "{bad:?}");
         }

@@ -279,6 +279,22 @@ pub fn getegid() -> u32 {
     unsafe { libc::getegid() }
 }
 
+/// `execvp(argv[0], argv)`: replaces the process image, searching `PATH`,
+/// and changes nothing before (unlike `std::process::Command::exec`, which
+/// resets the signal mask and SIGPIPE). Returns only on failure.
+#[must_use]
+pub fn execvp(argv: &[std::ffi::CString]) -> std::io::Error {
+    if argv.is_empty() {
+        return std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    }
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    // SAFETY: ptrs is a NULL-terminated array of valid C strings that outlive
+    // the call.
+    unsafe { libc::execvp(ptrs[0], ptrs.as_ptr()) };
+    std::io::Error::last_os_error()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,13 +174,37 @@ pub fn reset_all() -> std::io::Result<()> {
             libc::sigemptyset(&raw mut sa.sa_mask);
             libc::sigaction(n, &raw const sa, std::ptr::null_mut())
         };
-        // glibc reserves two real-time signals for itself (32, 33): EINVAL there
-        // is expected and harmless.
-        if ret == -1 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
-            return Err(std::io::Error::last_os_error());
+        if ret == -1 {
+            let err = std::io::Error::last_os_error();
+            // glibc refuses to touch the two real-time signals it reserves (32
+            // and 33), but a caller can still hand them over *ignored*, and an
+            // ignored disposition survives exec. Reset them with the raw call.
+            if err.raw_os_error() != Some(libc::EINVAL) || raw_sigaction_default(n).is_err() {
+                return Err(err);
+            }
         }
     }
     unblock_all()
+}
+
+/// `rt_sigaction(sig, SIG_DFL)` bypassing the C library. Async-signal-safe.
+fn raw_sigaction_default(sig: i32) -> std::io::Result<()> {
+    // The kernel's struct sigaction: handler, flags, restorer, mask. All zero
+    // is SIG_DFL with no flags and an empty mask (the restorer is unused
+    // without a handler), whatever the architecture's field order.
+    let act = [0u64; 4];
+    // SAFETY: act is a valid, fully initialised kernel sigaction; the old
+    // action is not requested; the size is that of the kernel sigset (8 bytes).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            act.as_ptr(),
+            std::ptr::null_mut::<libc::c_void>(),
+            8usize,
+        )
+    };
+    cvt(ret as libc::c_int).map(drop)
 }
 
 /// Empties the signal mask of the calling thread. Async-signal-safe.

@@ -94,12 +94,13 @@ fn main() {
         let s = control::status(std::path::Path::new(&p)).unwrap();
         println!("self-status {s:?}");
     }
+    // Handlers before readiness: a stop may follow the start at once. With
+    // --ignore-term none is installed, so SIGTERM stays ignored.
+    let mut ctl = (!ignore_term).then(|| warden_daemon::Control::new().unwrap());
     std::thread::sleep(Duration::from_millis(ready_after));
     daemon.notify_ready();
     let _ = std::io::stdout().flush();
     let start = std::time::Instant::now();
-    // With --ignore-term no handler is installed: SIGTERM stays ignored.
-    let mut ctl = (!ignore_term).then(|| warden_daemon::Control::new().unwrap());
     loop {
         if exit_after.is_some_and(|ms| start.elapsed() >= Duration::from_millis(ms)) {
             break;
@@ -113,5 +114,6 @@ fn main() {
             None => std::thread::sleep(Duration::from_millis(100)),
         }
     }
+    daemon.notify_stopping();
     drop(daemon);
 }
