@@ -172,6 +172,15 @@ impl StopOutcome {
 ///
 /// As [`status`], and signal delivery errors other than "already gone".
 pub fn stop(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error> {
+    let outcome = stop_inner(pidfile, schedule)?;
+    if let StopOutcome::Stopped(pid) = outcome {
+        // A program that was exec'd (or killed) cannot remove its pidfile.
+        pidfile::remove_if_stale(pidfile, pid);
+    }
+    Ok(outcome)
+}
+
+fn stop_inner(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error> {
     let Status::Running(pid) = status(pidfile)? else {
         return Ok(StopOutcome::NotRunning);
     };

@@ -347,6 +347,10 @@ impl Daemonize {
                         message: "ready reported without a pid".into(),
                     }),
                     Verdict::Failed { code, message } => Err(Error::Daemon { code, message }),
+                    Verdict::AlreadyRunning { pid } => Err(Error::AlreadyRunning {
+                        pid,
+                        path: plan.pidfile.clone().unwrap_or_default(),
+                    }),
                 }))
             }
             ForkResult::Child => {
@@ -703,10 +707,15 @@ fn fork_error(e: process::ForkError) -> Error {
 
 /// Reports `e` to the original process and ends this (post-fork) process.
 fn fail_in_child(reporter: &mut Reporter, e: &Error) -> ! {
-    reporter.send(&Message::Failed {
-        code: e.exit_code(),
-        message: e.to_string(),
-    });
+    match e {
+        Error::AlreadyRunning { pid, .. } => {
+            reporter.send(&Message::AlreadyRunning(pid.map_or(0, Pid::as_raw)));
+        }
+        _ => reporter.send(&Message::Failed {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }),
+    }
     process::exit_immediately(e.exit_code())
 }
 

@@ -305,12 +305,18 @@ pub fn probe(path: &Path) -> Result<Probe, Error> {
     }
 }
 
-/// Removes a pidfile left by `pid` after it was killed, if nobody holds it and
-/// it still names `pid`.
+/// Removes a pidfile left by `pid` (killed, or an exec'd program that could
+/// not clean up), if it still names `pid` and nobody holds it. The file's lock
+/// is taken first, so a starter racing to take the stale file over can never
+/// lose its fresh pidfile to this removal.
 pub(crate) fn remove_if_stale(path: &Path, pid: Pid) {
-    if let Ok(Probe::Stale { pid: Some(p) }) = probe(path) {
-        if p == pid {
-            let _ = std::fs::remove_file(path);
-        }
+    let Ok(file) = open_existing(path, true) else {
+        return;
+    };
+    if lock::try_lock_exclusive(file.as_fd(), LockKind::Ofd).unwrap_or(false)
+        && same_inode(path, &file)
+        && read_pid_from(&file) == Some(pid)
+    {
+        let _ = std::fs::remove_file(path);
     }
 }

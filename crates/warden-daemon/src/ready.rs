@@ -9,6 +9,7 @@
 //! | `R`             | ready: the original process exits 0                        |
 //! | `F` + code, msg | failed: the original process prints msg and exits code     |
 //! | `E`             | about to `exec`: from now on EOF means exec succeeded      |
+//! | `A` + pid       | the pidfile is held by another daemon                      |
 //!
 //! **EOF before `R` (or after anything but `E`) is a failure**, never a
 //! success: the daemon died or closed the channel without reporting. Because
@@ -35,7 +36,12 @@ use crate::error::exit;
 pub(crate) enum Message {
     Pid(Pid),
     Ready,
-    Failed { code: i32, message: String },
+    Failed {
+        code: i32,
+        message: String,
+    },
+    /// The pidfile is held by another daemon (its pid, 0 if unknown).
+    AlreadyRunning(i32),
     ExecArmed,
 }
 
@@ -45,6 +51,7 @@ impl Message {
             Message::Pid(pid) => (b'P', pid.as_raw().to_le_bytes().to_vec()),
             Message::Ready => (b'R', Vec::new()),
             Message::ExecArmed => (b'E', Vec::new()),
+            Message::AlreadyRunning(pid) => (b'A', pid.to_le_bytes().to_vec()),
             Message::Failed { code, message } => {
                 let mut b = code.to_le_bytes().to_vec();
                 b.extend_from_slice(message.as_bytes());
@@ -77,6 +84,7 @@ impl Message {
                 }
             }
             (b'R', 0) => Message::Ready,
+            (b'A', 4) => Message::AlreadyRunning(i32::from_le_bytes(body.try_into().ok()?)),
             (b'E', 0) => Message::ExecArmed,
             (b'F', n) if n >= 4 => Message::Failed {
                 code: i32::from_le_bytes(body[..4].try_into().ok()?),
@@ -112,6 +120,7 @@ impl Reporter {
 #[derive(Debug)]
 pub(crate) enum Verdict {
     Ready { pid: Option<Pid> },
+    AlreadyRunning { pid: Option<Pid> },
     Failed { code: i32, message: String },
 }
 
@@ -207,6 +216,12 @@ impl Waiter {
                                         reap_after_failure(&st);
                                         return Verdict::Failed { code, message };
                                     }
+                                    Message::AlreadyRunning(pid) => {
+                                        reap_after_failure(&st);
+                                        return Verdict::AlreadyRunning {
+                                            pid: Pid::from_raw(pid),
+                                        };
+                                    }
                                 }
                             }
                         }
@@ -283,6 +298,10 @@ fn died_before_ready(st: &mut State, first_status: ExitStatus) -> Verdict {
         Ok(s) => (s.shell_code(), s.to_string()),
         Err(_) => (exit::INIT_FAILED, "unknown status".to_string()),
     };
+    // Nothing may be left behind by a start that failed.
+    if let Some(path) = &st.pidfile {
+        crate::pidfile::remove_if_stale(path, pid);
+    }
     let what = if st.exec_armed {
         "the program"
     } else {
@@ -335,6 +354,7 @@ mod tests {
                 code: 3,
                 message: "chdir /nope: No such file".into(),
             },
+            Message::AlreadyRunning(7),
             Message::Ready,
         ];
         let mut wire = Vec::new();

@@ -16,12 +16,14 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod clock;
 pub mod cred;
 pub mod fd;
 pub mod lock;
 pub mod pid;
 pub mod process;
 pub mod signal;
+pub mod spawn;
 
 pub use pid::Pid;
 pub use signal::Signal;

@@ -1,0 +1,675 @@
+//! `warden start|stop|restart|status|list|signal` through the real binary.
+//! Every test has its own run directory (WARDEN_RUNDIR) and kills what it
+//! started when it ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use test_programs::{alive, bin, fds, pids_with, read_pid, stat, status_field, wait_for, Scratch};
+
+const T: Duration = Duration::from_secs(10);
+
+struct Env {
+    s: Scratch,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env { s: Scratch::new() }
+    }
+
+    fn rundir(&self) -> PathBuf {
+        self.s.join("run")
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_warden"));
+        c.env("WARDEN_RUNDIR", self.rundir()).stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run warden")
+    }
+
+    fn pid(&self, name: &str) -> Option<i32> {
+        read_pid(&self.rundir().join(format!("{name}.pid")))
+    }
+
+    fn status_json(&self, name: &str) -> serde_json::Value {
+        let o = self.run(&["status", "-n", name, "--json"]);
+        serde_json::from_slice(&o.stdout).expect("status --json prints JSON")
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn start_gives_sleep_a_clean_detached_context() {
+    let e = Env::new();
+    let leak = e.s.join("leaked-fd");
+    let sh = format!(
+        "WARDEN_RUNDIR={} {} {} -- {} start -- sleep 1000; echo rc=$?",
+        e.rundir().display(),
+        bin("with-context").display(),
+        leak.display(),
+        env!("CARGO_BIN_EXE_warden"),
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &sh, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("rc=0"), "{} {}", stdout(&o), stderr(&o));
+    let pid = e.pid("sleep").expect("pidfile written when start returns");
+    e.s.track(pid);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
+    let st = stat(pid).unwrap();
+    assert_ne!(st.session, pid);
+    assert_eq!(st.tty_nr, 0);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        Path::new("/")
+    );
+    assert_eq!(status_field(pid, "Umask").unwrap(), "0022");
+    assert_eq!(status_field(pid, "SigIgn").unwrap(), "0000000000000000");
+    assert_eq!(status_field(pid, "SigBlk").unwrap(), "0000000000000000");
+    let open = fds(pid);
+    let pidfile = e.rundir().join("sleep.pid");
+    assert_eq!(open.len(), 4, "{open:?}");
+    assert_eq!(open[0].1, "/dev/null");
+    assert_eq!(open[1].1, "/dev/null");
+    assert_eq!(open[2].1, "/dev/null");
+    assert_eq!(
+        open[3].1,
+        pidfile.to_string_lossy(),
+        "the lock, held across exec"
+    );
+    assert_eq!(code(&e.run(&["status", "-n", "sleep"])), 0);
+    assert_eq!(code(&e.run(&["stop", "-n", "sleep"])), 0);
+    assert!(!alive(pid));
+}
+
+#[test]
+fn start_exit_codes() {
+    let e = Env::new();
+    let o = e.run(&["start", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        o.stdout.is_empty() && o.stderr.is_empty(),
+        "silent on success"
+    );
+    let o = e.run(&["start", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("already running as pid"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        code(&e.run(&["start", "--oknodo", "--", "sleep", "1000"])),
+        0
+    );
+    let o = e.run(&["start", "--", "no-such-command-wrdn"]);
+    assert_eq!(code(&o), 127);
+    assert!(
+        stderr(&o).contains("no-such-command-wrdn: command not found"),
+        "{}",
+        stderr(&o)
+    );
+    let noexec = e.s.join("noexec.sh");
+    std::fs::write(&noexec, "#!/bin/sh\n").unwrap();
+    let o = e.run(&["start", "--", noexec.to_str().unwrap()]);
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+    let missing = e.s.join("missing-dir");
+    let o = e.run(&[
+        "start",
+        "-n",
+        "cd",
+        "-C",
+        missing.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("missing-dir"), "{}", stderr(&o));
+    let o = e.run(&[
+        "start",
+        "-n",
+        "u",
+        "-u",
+        "no-such-user-wrdn",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("unknown user"), "{}", stderr(&o));
+    let o = e.run(&[
+        "start",
+        "-n",
+        "log",
+        "-o",
+        "/nonexistent-dir/x.log",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o).contains("/nonexistent-dir/x.log"),
+        "{}",
+        stderr(&o)
+    );
+    let o = e.run(&["start", "--umask", "999", "--", "sleep", "1"]);
+    assert_eq!(code(&o), 3, "a bad option value");
+    assert!(stderr(&o).contains("--umask"), "{}", stderr(&o));
+    for name in ["cd", "u", "log"] {
+        assert!(
+            !e.rundir().join(format!("{name}.pid")).exists(),
+            "nothing left behind"
+        );
+    }
+    assert_eq!(
+        pids_with(&e.s.marker()).len(),
+        0,
+        "only the first sleep runs (no marker in argv)"
+    );
+}
+
+#[test]
+fn notify_waits_for_ready_and_reports_an_early_death() {
+    let e = Env::new();
+    let t0 = Instant::now();
+    let o = e.run(&[
+        "start",
+        "--notify",
+        "-n",
+        "n",
+        "--",
+        bin("notify-after").to_str().unwrap(),
+        "300",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "returned before READY=1"
+    );
+    let pid = e.pid("n").unwrap();
+    e.s.track(pid);
+    assert!(alive(pid));
+    let o = e.run(&[
+        "start",
+        "--notify",
+        "-n",
+        "bad",
+        "--",
+        bin("notify-after").to_str().unwrap(),
+        "50",
+        "4",
+    ]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("exit status 4"), "{}", stderr(&o));
+    assert!(!e.rundir().join("bad.pid").exists());
+    let o = e.run(&[
+        "start",
+        "--notify",
+        "--ready-timeout",
+        "0.3",
+        "-n",
+        "slow",
+        "--",
+        bin("notify-after").to_str().unwrap(),
+        "5000",
+    ]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        stderr(&o).contains("not ready after 0.3 s"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        e.pid("slow").is_none_or(|p| !alive(p)),
+        "a start that timed out is stopped"
+    );
+}
+
+#[test]
+fn stop_status_and_signal_exit_codes() {
+    let e = Env::new();
+    assert_eq!(code(&e.run(&["status", "-n", "x"])), 3);
+    assert_eq!(code(&e.run(&["stop", "-n", "x"])), 1);
+    assert_eq!(code(&e.run(&["stop", "-n", "x", "--oknodo"])), 0);
+    assert_eq!(code(&e.run(&["signal", "HUP", "-n", "x"])), 1);
+    assert_eq!(
+        code(&e.run(&["status"])),
+        4,
+        "usage error in status is LSB 4"
+    );
+    // A process that ignores TERM.
+    let o = e.run(&[
+        "start",
+        "-n",
+        "stubborn",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 0.05; done",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("stubborn").unwrap();
+    e.s.track(pid);
+    let o = e.run(&["stop", "-n", "stubborn", "--retry", "TERM/1"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(alive(pid));
+    assert_eq!(code(&e.run(&["status", "-n", "stubborn"])), 0);
+    assert_eq!(
+        code(&e.run(&["stop", "-n", "stubborn", "--retry", "TERM/1/KILL/2"])),
+        0
+    );
+    assert!(!alive(pid));
+    // A verified stop removes the pidfile the exec'd program could not.
+    assert_eq!(code(&e.run(&["status", "-n", "stubborn"])), 3);
+    assert_eq!(e.status_json("stubborn")["state"], "stopped");
+    // Killed behind warden's back, it leaves its pidfile: dead (1).
+    assert_eq!(
+        code(&e.run(&["start", "-n", "k", "--", "sleep", "1000"])),
+        0
+    );
+    let k = e.pid("k").unwrap();
+    test_programs::kill(k, "KILL");
+    wait_for(T, "k to die", || (!alive(k)).then_some(()));
+    assert_eq!(code(&e.run(&["status", "-n", "k"])), 1);
+    assert_eq!(e.status_json("k")["state"], "dead");
+    // An insecure (symlinked) pidfile: unknown (4).
+    let link = e.s.join("link.pid");
+    std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+    assert_eq!(code(&e.run(&["status", "-p", link.to_str().unwrap()])), 4);
+    // signal: delivered to the running program.
+    let out = e.s.join("sig.out");
+    let o = e.run(&[
+        "start",
+        "-n",
+        "sig",
+        "-o",
+        out.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.05; done",
+    ]);
+    assert_eq!(code(&o), 0);
+    e.s.track(e.pid("sig").unwrap());
+    wait_for(T, "the trap to be set", || {
+        std::fs::read_to_string(&out)
+            .ok()
+            .filter(|t| t.contains("ready"))
+    });
+    assert_eq!(code(&e.run(&["signal", "USR1", "-n", "sig"])), 0);
+    wait_for(T, "the trap to run", || {
+        std::fs::read_to_string(&out)
+            .ok()
+            .filter(|t| t.contains("got-usr1"))
+    });
+    assert_eq!(code(&e.run(&["signal", "NOSUCHSIG", "-n", "sig"])), 3);
+}
+
+#[test]
+fn foreground_returns_the_commands_own_status() {
+    let e = Env::new();
+    let o = e.run(&[
+        "start",
+        "--foreground",
+        "-n",
+        "f",
+        "--",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
+    assert_eq!(code(&o), 7);
+    let o = e.run(&[
+        "start",
+        "--foreground",
+        "-n",
+        "g",
+        "--",
+        "sh",
+        "-c",
+        "kill -TERM $$",
+    ]);
+    assert_eq!(o.status.code(), None, "the signal is the command's own");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(15));
+    // Through a shell the convention is 128+N.
+    let sh = format!(
+        "WARDEN_RUNDIR={} {} start --foreground -n h -- sh -c 'kill -TERM $$'; echo rc=$?",
+        e.rundir().display(),
+        env!("CARGO_BIN_EXE_warden")
+    );
+    let o = Command::new("sh").args(["-c", &sh]).output().unwrap();
+    assert!(stdout(&o).contains("rc=143"), "{}", stdout(&o));
+}
+
+#[test]
+fn twenty_concurrent_starts_with_one_name_run_one() {
+    let e = Env::new();
+    let marker = e.s.join("marker");
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            e.cmd()
+                .args([
+                    "start",
+                    "-n",
+                    "one",
+                    "--",
+                    "sh",
+                    "-c",
+                    "sleep 1000",
+                    marker.to_str().unwrap(),
+                ])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|c| code(&c.wait_with_output().unwrap()))
+        .collect();
+    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 1).count(), 19, "{codes:?}");
+    let running = pids_with(&marker.to_string_lossy());
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_eq!(e.pid("one"), Some(running[0]));
+}
+
+#[test]
+fn respawn_replaces_a_killed_child() {
+    let e = Env::new();
+    let o = e.run(&[
+        "start",
+        "--respawn",
+        "--respawn-delay",
+        "0.05",
+        "-n",
+        "r",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let sup = e.pid("r").unwrap();
+    let first = wait_for(T, "the first child", || {
+        e.status_json("r")["child_pid"].as_i64()
+    });
+    e.s.track(first as i32);
+    assert_eq!(
+        stat(first as i32).unwrap().ppid,
+        sup,
+        "the pidfile names the supervisor"
+    );
+    test_programs::kill(first as i32, "KILL");
+    let second = wait_for(T, "a new child", || {
+        e.status_json("r")["child_pid"]
+            .as_i64()
+            .filter(|&c| c != first)
+    });
+    e.s.track(second as i32);
+    assert!(alive(second as i32));
+    assert_eq!(e.status_json("r")["respawns"], 1);
+    assert_eq!(code(&e.run(&["stop", "-n", "r"])), 0);
+    assert!(!alive(sup));
+    wait_for(T, "the child to be stopped too", || {
+        (!alive(second as i32)).then_some(())
+    });
+}
+
+#[test]
+fn respawn_gives_up_after_the_configured_tries() {
+    let e = Env::new();
+    let count = e.s.join("count");
+    let err = e.s.join("err");
+    let script = format!("echo run >> {}; exit 3", count.display());
+    let t0 = Instant::now();
+    let o = e.run(&[
+        "start",
+        "--foreground",
+        "--respawn",
+        "--max-respawns",
+        "3",
+        "--respawn-delay",
+        "0.02",
+        "-n",
+        "crash",
+        "-e",
+        err.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code(&o), 1, "giving up ends the supervisor non-zero");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let runs = std::fs::read_to_string(&count).unwrap().lines().count();
+    assert_eq!(runs, 4, "the first run and 3 respawns");
+    let log = std::fs::read_to_string(&err).unwrap();
+    assert!(log.contains("exited with status 3"), "{log}");
+    assert!(log.contains("giving up"), "{log}");
+    let j = e.status_json("crash");
+    assert_eq!(j["state"], "stopped");
+    assert!(j["gave_up"].as_str().unwrap().contains("giving up"));
+}
+
+#[test]
+fn a_stop_during_the_backoff_delay_leaves_nothing_running() {
+    let e = Env::new();
+    let count = e.s.join("count");
+    let script = format!("echo run >> {}; exit 1", count.display());
+    let o = e.run(&[
+        "start",
+        "--respawn",
+        "--respawn-delay",
+        "3",
+        "-n",
+        "b",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let sup = e.pid("b").unwrap();
+    // The child ran and exited: the supervisor is now in its 3 s delay.
+    wait_for(T, "the first run to end", || {
+        let ran = std::fs::read_to_string(&count).is_ok_and(|t| t.lines().count() == 1);
+        (ran && e.status_json("b")["child_pid"].is_null()).then_some(())
+    });
+    let t0 = Instant::now();
+    assert_eq!(code(&e.run(&["stop", "-n", "b"])), 0);
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "stop waited {:?}",
+        t0.elapsed()
+    );
+    assert!(!alive(sup));
+    assert!(pids_with(&count.to_string_lossy()).is_empty());
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap().lines().count(),
+        1,
+        "no respawn after stop"
+    );
+}
+
+#[test]
+fn restart_by_name_keeps_the_options() {
+    let e = Env::new();
+    let out = e.s.join("out.log");
+    let o = e.run(&[
+        "start",
+        "-n",
+        "keep",
+        "-o",
+        out.to_str().unwrap(),
+        "-E",
+        "GREETING=hello-restart",
+        "-C",
+        "/tmp",
+        "--",
+        "sh",
+        "-c",
+        "echo $GREETING $(pwd); exec sleep 1000",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let a = e.pid("keep").unwrap();
+    e.s.track(a);
+    wait_for(T, "the first greeting", || {
+        std::fs::read_to_string(&out).ok().filter(|t| !t.is_empty())
+    });
+    let o = e.run(&["restart", "-n", "keep"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let b = e.pid("keep").unwrap();
+    e.s.track(b);
+    assert_ne!(a, b);
+    assert!(!alive(a));
+    let text = wait_for(T, "the second greeting", || {
+        std::fs::read_to_string(&out)
+            .ok()
+            .filter(|t| t.lines().count() == 2)
+    });
+    assert!(text.lines().all(|l| l == "hello-restart /tmp"), "{text}");
+    let o = e.run(&["restart", "-n", "never-started"]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("no record"), "{}", stderr(&o));
+}
+
+#[test]
+fn sighup_reopens_the_output_file_after_a_move() {
+    let e = Env::new();
+    let log = e.s.join("app.log");
+    let o = e.run(&[
+        "start",
+        "--respawn",
+        "-n",
+        "rot",
+        "-o",
+        log.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo line-$i; sleep 0.02; done",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    e.s.track(e.pid("rot").unwrap());
+    wait_for(T, "output", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|t| t.contains("line-3"))
+    });
+    let moved = e.s.join("app.log.1");
+    std::fs::rename(&log, &moved).unwrap();
+    assert_eq!(code(&e.run(&["signal", "HUP", "-n", "rot"])), 0);
+    let fresh = wait_for(T, "a new file", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|t| t.contains("line-"))
+    });
+    assert_eq!(code(&e.run(&["stop", "-n", "rot"])), 0);
+    // Bytes unchanged and none lost: the two files hold consecutive lines.
+    let old = std::fs::read_to_string(&moved).unwrap();
+    let new = std::fs::read_to_string(&log).unwrap();
+    let all: Vec<&str> = old
+        .lines()
+        .chain(new.lines())
+        .filter(|l| l.starts_with("line-"))
+        .collect();
+    for (i, l) in all.iter().enumerate() {
+        assert_eq!(*l, format!("line-{}", i + 1));
+    }
+    assert!(fresh.contains("line-"));
+}
+
+#[test]
+fn list_shows_every_instance() {
+    let e = Env::new();
+    assert_eq!(
+        code(&e.run(&["start", "-n", "a", "--", "sleep", "1000"])),
+        0
+    );
+    e.s.track(e.pid("a").unwrap());
+    assert_eq!(
+        code(&e.run(&["start", "-n", "b", "--", "sleep", "1000"])),
+        0
+    );
+    e.s.track(e.pid("b").unwrap());
+    assert_eq!(code(&e.run(&["stop", "-n", "b"])), 0);
+    let text = stdout(&e.run(&["list"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{text}");
+    assert!(
+        lines[1].starts_with("a ")
+            && lines[1].contains("running")
+            && lines[1].contains("sleep 1000"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("b ") && lines[2].contains("stopped"),
+        "{text}"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&e.run(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(j.as_array().unwrap().len(), 2);
+    assert_eq!(j[0]["pid"], e.pid("a").unwrap());
+}
+
+#[test]
+fn the_exec_d_programs_children_do_not_hold_the_lock() {
+    let e = Env::new();
+    let bgpid = e.s.join("bg.pid");
+    let o = e.run(&[
+        "start",
+        "-n",
+        "parent",
+        "--",
+        "sh",
+        "-c",
+        &format!(
+            "sleep 1000 & echo $! > {}; exec sleep 1000",
+            bgpid.display()
+        ),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("parent").unwrap();
+    e.s.track(pid);
+    let bg = wait_for(T, "the background child", || read_pid(&bgpid));
+    e.s.track(bg);
+    test_programs::kill(pid, "KILL");
+    wait_for(T, "the program to die", || (!alive(pid)).then_some(()));
+    assert!(alive(bg));
+    assert_eq!(
+        code(&e.run(&["status", "-n", "parent"])),
+        1,
+        "dead: its child has the fd, not the lock"
+    );
+    assert_eq!(
+        code(&e.run(&["start", "-n", "parent", "--", "sleep", "1000"])),
+        0
+    );
+    e.s.track(e.pid("parent").unwrap());
+}
