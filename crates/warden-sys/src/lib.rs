@@ -24,6 +24,7 @@ pub mod pid;
 pub mod process;
 pub mod signal;
 pub mod spawn;
+pub mod time;
 
 pub use pid::Pid;
 pub use signal::Signal;

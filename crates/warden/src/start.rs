@@ -148,14 +148,19 @@ fn absolutize(args: &mut StartArgs) -> Result<(), Failure> {
 }
 
 /// Finds the program the way `execvp` would, but before detaching and, with
-/// `--chroot`, inside the new root. A name with a `/` is taken relative to the
-/// working directory the command will have.
+/// `--chroot`, inside the new root. A relative name with a `/` (`./app.py`)
+/// means the caller's directory, like every other path option; inside a
+/// `--chroot` it means the working directory there.
 fn resolve_program(program: &str, args: &StartArgs) -> Result<PathBuf, Failure> {
     let root = args.chroot.clone().unwrap_or_else(|| PathBuf::from("/"));
     let inside = |p: &Path| root.join(p.strip_prefix("/").unwrap_or(p));
     let candidates: Vec<PathBuf> = if program.contains('/') {
-        let workdir = args.chdir.clone().unwrap_or_else(|| PathBuf::from("/"));
-        vec![workdir.join(program)]
+        let base = if args.chroot.is_some() {
+            args.chdir.clone().unwrap_or_else(|| PathBuf::from("/"))
+        } else {
+            std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
+        };
+        vec![base.join(program)]
     } else {
         let path = args
             .env

@@ -607,6 +607,30 @@ fn sighup_reopens_the_output_file_after_a_move() {
 }
 
 #[test]
+fn a_relative_command_means_the_callers_directory() {
+    let e = Env::new();
+    let script = e.s.join("app.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = e
+        .cmd()
+        .current_dir(e.s.path())
+        .args(["start", "--", "./app.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("app.sh").unwrap();
+    e.s.track(pid);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+        Path::new("/")
+    );
+    let j = e.status_json("app.sh");
+    assert_eq!(j["state"], "running");
+}
+
+#[test]
 fn list_shows_every_instance() {
     let e = Env::new();
     assert_eq!(

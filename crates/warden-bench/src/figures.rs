@@ -1,0 +1,645 @@
+//! Figures 1, 3 and 4: daemonize, crash to restart, log capture.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use warden_sys::Signal;
+
+use crate::util::{
+    alive_as, cpu_seconds, have, kill, kill_child, pidfd, poll_until, read_pid, timed, wait_gone,
+    Samples, Scratch,
+};
+
+/// Paths of everything the benchmark runs.
+pub struct Tools {
+    pub warden: PathBuf,
+    pub crasher: PathBuf,
+    pub flood: PathBuf,
+    /// The venv's python (supervisor 4.3.0 and python-daemon installed).
+    pub venv_python: Option<PathBuf>,
+}
+
+/// One line of a table: a tool's samples for a metric.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub tool: String,
+    pub samples: Samples,
+    pub note: String,
+}
+
+impl Row {
+    fn new(tool: &str) -> Row {
+        Row {
+            tool: tool.into(),
+            samples: Samples::default(),
+            note: String::new(),
+        }
+    }
+}
+
+/// A table: rows of one metric, warden first.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub title: String,
+    pub unit: &'static str,
+    /// Lower is better (times) or higher is better (throughput).
+    pub lower_is_better: bool,
+    pub target: String,
+    /// The target as a number in `unit`, for the met/missed verdict.
+    pub target_value: Option<f64>,
+    pub rows: Vec<Row>,
+}
+
+// ---------------------------------------------------------------- figure 1
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Daemonizer {
+    Warden,
+    StartStopDaemon,
+    Libslack,
+    PythonDaemon,
+    Nohup,
+}
+
+impl Daemonizer {
+    fn name(self) -> &'static str {
+        match self {
+            Daemonizer::Warden => "warden",
+            Daemonizer::StartStopDaemon => "start-stop-daemon",
+            Daemonizer::Libslack => "libslack daemon",
+            Daemonizer::PythonDaemon => "python-daemon",
+            Daemonizer::Nohup => "nohup",
+        }
+    }
+
+    fn how(self) -> &'static str {
+        match self {
+            Daemonizer::Warden => "`warden start -p P -- sleep 1000`",
+            Daemonizer::StartStopDaemon => "`--start --background --make-pidfile`",
+            Daemonizer::Libslack => "`daemon --name N --pidfile P`",
+            Daemonizer::PythonDaemon => "`DaemonContext(pidfile=PIDLockFile)` + exec",
+            Daemonizer::Nohup => "`nohup sleep 1000 & echo $! > P`",
+        }
+    }
+
+    /// Whether the tool itself verified the program runs before returning.
+    fn verifies(self) -> &'static str {
+        match self {
+            Daemonizer::Warden => "yes: returns after a successful exec (or READY=1)",
+            Daemonizer::StartStopDaemon => "no: --background cannot check the exec",
+            Daemonizer::Libslack => "no: returns before the client runs",
+            Daemonizer::PythonDaemon => "no: the parent exits at the first fork",
+            Daemonizer::Nohup => "no: the shell returns at once",
+        }
+    }
+}
+
+const PY_DAEMON: &str = r#"
+import os, sys, daemon, daemon.pidfile
+with daemon.DaemonContext(pidfile=daemon.pidfile.PIDLockFile(sys.argv[1])):
+    os.execvp("sleep", ["sleep", "1000"])
+"#;
+
+/// Starts `sleep 1000` with the tool; returns (time until it runs with its
+/// pidfile written, pid of sleep).
+fn start_one(t: &Tools, d: Daemonizer, dir: &Path, i: usize) -> Option<(Duration, i32)> {
+    let pidfile = dir.join(format!("s{i}.pid"));
+    let t0 = Instant::now();
+    let ok = match d {
+        Daemonizer::Warden => {
+            timed(
+                Command::new(&t.warden)
+                    .args(["start", "-p"])
+                    .arg(&pidfile)
+                    .args(["--", "sleep", "1000"]),
+            )
+            .1
+        }
+        Daemonizer::StartStopDaemon => {
+            timed(
+                Command::new("start-stop-daemon")
+                    .args(["--start", "--background", "--make-pidfile", "--pidfile"])
+                    .arg(&pidfile)
+                    .args(["--exec", "/usr/bin/sleep", "--", "1000"]),
+            )
+            .1
+        }
+        Daemonizer::Libslack => {
+            timed(
+                Command::new("daemon")
+                    .arg(format!("--name=b{i}"))
+                    .arg(format!("--pidfile={}", pidfile.display()))
+                    .args(["--", "sleep", "1000"]),
+            )
+            .1
+        }
+        Daemonizer::PythonDaemon => {
+            timed(
+                Command::new(t.venv_python.as_ref()?)
+                    .args(["-c", PY_DAEMON])
+                    .arg(&pidfile),
+            )
+            .1
+        }
+        Daemonizer::Nohup => {
+            timed(Command::new("sh").arg("-c").arg(format!(
+                "nohup sleep 1000 >/dev/null 2>&1 & echo $! > {}",
+                pidfile.display()
+            )))
+            .1
+        }
+    };
+    if !ok {
+        return None;
+    }
+    // The pidfile is written and the program runs (libslack's pidfile names
+    // its own supervising process; the program is its child).
+    let mut sleep_pid = 0;
+    let ready = poll_until(Duration::from_secs(5), || {
+        let Some(pid) = read_pid(&pidfile) else {
+            return false;
+        };
+        if d == Daemonizer::Libslack {
+            if let Some(c) = children(pid).into_iter().find(|&c| alive_as(c, "sleep")) {
+                sleep_pid = c;
+                return true;
+            }
+            return false;
+        }
+        sleep_pid = pid;
+        alive_as(pid, "sleep")
+    });
+    ready.then(|| (t0.elapsed(), sleep_pid))
+}
+
+fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Stops it with the tool's own stop (or kill + wait where there is none);
+/// returns the time until the process is gone.
+fn stop_one(d: Daemonizer, dir: &Path, i: usize, sleep_pid: i32) -> Option<Duration> {
+    let pidfile = dir.join(format!("s{i}.pid"));
+    let fd = pidfd(sleep_pid)?;
+    let t0 = Instant::now();
+    match d {
+        Daemonizer::Warden => {
+            timed(
+                Command::new(std::env::var_os("WARDEN_BIN")?)
+                    .args(["stop", "-p"])
+                    .arg(&pidfile),
+            );
+        }
+        Daemonizer::StartStopDaemon => {
+            timed(
+                Command::new("start-stop-daemon")
+                    .args([
+                        "--stop",
+                        "--remove-pidfile",
+                        "--retry",
+                        "TERM/5/KILL/5",
+                        "--pidfile",
+                    ])
+                    .arg(&pidfile),
+            );
+        }
+        Daemonizer::Libslack => {
+            timed(
+                Command::new("daemon")
+                    .arg(format!("--name=b{i}"))
+                    .arg(format!("--pidfile={}", pidfile.display()))
+                    .arg("--stop"),
+            );
+        }
+        Daemonizer::PythonDaemon | Daemonizer::Nohup => kill(sleep_pid, Signal::TERM),
+    }
+    wait_gone(&fd, Duration::from_secs(10)).then(|| t0.elapsed())
+}
+
+/// Figure 1: start and stop latency, alternating the tools each round.
+pub fn daemonize(t: &Tools, rounds: usize) -> (Table, Table) {
+    let mut tools = vec![
+        Daemonizer::Warden,
+        Daemonizer::StartStopDaemon,
+        Daemonizer::Nohup,
+    ];
+    if have("daemon") {
+        tools.push(Daemonizer::Libslack);
+    }
+    if t.venv_python.is_some() {
+        tools.push(Daemonizer::PythonDaemon);
+    }
+    std::env::set_var("WARDEN_BIN", &t.warden);
+    let mut start_rows: Vec<Row> = tools.iter().map(|d| Row::new(d.name())).collect();
+    let mut stop_rows: Vec<Row> = tools.iter().map(|d| Row::new(d.name())).collect();
+    let scratch = Scratch::new("daemonize");
+    for round in 0..rounds {
+        for (k, &d) in tools.iter().enumerate() {
+            let i = round * 100 + k;
+            if let Some((t_start, pid)) = start_one(t, d, &scratch.0, i) {
+                start_rows[k].samples.push(t_start.as_secs_f64() * 1e3);
+                if let Some(t_stop) = stop_one(d, &scratch.0, i, pid) {
+                    stop_rows[k].samples.push(t_stop.as_secs_f64() * 1e3);
+                }
+                kill(pid, Signal::KILL);
+            }
+        }
+    }
+    for (k, d) in tools.iter().enumerate() {
+        start_rows[k].note = format!("{}; verified running: {}", d.how(), d.verifies());
+        stop_rows[k].note = match d {
+            Daemonizer::Warden => "waits until gone (pidfd)".into(),
+            Daemonizer::StartStopDaemon => "--retry TERM/5/KILL/5 (polls until gone)".into(),
+            Daemonizer::Libslack => "--stop sends TERM and returns; time until gone".into(),
+            _ => "no stop command: kill TERM, time until gone".into(),
+        };
+    }
+    (
+        Table {
+            title: "Daemonize: invocation until `sleep` runs and its pidfile is written".into(),
+            unit: "ms",
+            lower_is_better: true,
+            target: "≤ 1.5 ms, ready-verified".into(),
+            target_value: Some(1.5),
+            rows: start_rows,
+        },
+        Table {
+            title: "Stop: invocation until the process is gone".into(),
+            unit: "ms",
+            lower_is_better: true,
+            target: "≤ 1 ms after the process exits".into(),
+            target_value: None,
+            rows: stop_rows,
+        },
+    )
+}
+
+// ---------------------------------------------------------------- figure 3
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Crash {
+    ExitAtOnce,
+    Sigkill,
+}
+
+/// Starts a supervisor in a scratch directory on a program given as argv.
+pub type Starter = Box<dyn Fn(&Path, &[String]) -> Option<std::process::Child>>;
+
+/// A supervisor under test for crash-to-restart: how to start it on a
+/// program given as argv.
+pub struct Supervisor {
+    pub name: String,
+    /// Starts the supervisor running `argv`; the returned child is killed
+    /// (with its group) at the end.
+    pub start: Starter,
+    pub note: String,
+}
+
+fn service_dir(dir: &Path, argv: &[String]) -> PathBuf {
+    let svc = dir.join("svc");
+    std::fs::create_dir_all(&svc).expect("svc dir");
+    let run = svc.join("run");
+    let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+    std::fs::write(&run, format!("#!/bin/sh\nexec {}\n", quoted.join(" "))).expect("run script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    svc
+}
+
+fn spawn_group(cmd: &mut Command) -> Option<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()
+}
+
+/// The supervisors of figure 3 that exist on this machine.
+pub fn restart_supervisors(t: &Tools) -> Vec<Supervisor> {
+    let mut v = Vec::new();
+    let warden = t.warden.clone();
+    v.push(Supervisor {
+        name: "warden --respawn".into(),
+        start: Box::new(move |dir, argv| {
+            spawn_group(
+                Command::new(&warden)
+                    .args(["start", "--foreground", "--respawn", "--respawn-delay", "0"])
+                    .args(["--max-respawns", "1000000", "-p"])
+                    .arg(dir.join("w.pid"))
+                    .arg("--")
+                    .args(argv),
+            )
+        }),
+        note: "--respawn-delay 0".into(),
+    });
+    if have("runsv") {
+        v.push(Supervisor {
+            name: "runit runsv".into(),
+            start: Box::new(|dir, argv| {
+                spawn_group(Command::new("runsv").arg(service_dir(dir, argv)))
+            }),
+            note: "restarts at most once a second by design".into(),
+        });
+    }
+    if have("s6-supervise") {
+        v.push(Supervisor {
+            name: "s6-supervise".into(),
+            start: Box::new(|dir, argv| {
+                spawn_group(Command::new("s6-supervise").arg(service_dir(dir, argv)))
+            }),
+            note: "restarts at most once a second by design".into(),
+        });
+    }
+    if have("daemon") {
+        v.push(Supervisor {
+            name: "libslack daemon --respawn".into(),
+            start: Box::new(|dir, argv| {
+                spawn_group(
+                    Command::new("daemon")
+                        .args([
+                            "--foreground",
+                            "--respawn",
+                            "--attempts=100",
+                            "--delay=1",
+                            "--name=crash",
+                        ])
+                        .arg(format!("--pidfiles={}", dir.display()))
+                        .arg("--")
+                        .args(argv),
+                )
+            }),
+            note: "--attempts=100 --delay=1".into(),
+        });
+    }
+    v
+}
+
+fn starts(file: &Path) -> Vec<(u64, i32)> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next()? == "start").then_some(())?;
+            Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+fn exits(file: &Path) -> Vec<u64> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("exit ")?.parse().ok())
+        .collect()
+}
+
+/// Figure 3: time from a child's death to the next spawn.
+pub fn crash_to_restart(t: &Tools, sups: &[Supervisor], mode: Crash, restarts: usize) -> Table {
+    let mut rows = Vec::new();
+    for s in sups {
+        let mut row = Row::new(&s.name);
+        row.note.clone_from(&s.note);
+        let scratch = Scratch::new("restart");
+        let log = scratch.join("crash.log");
+        let argv = vec![
+            t.crasher.to_string_lossy().into_owned(),
+            log.to_string_lossy().into_owned(),
+            if mode == Crash::ExitAtOnce {
+                "exit"
+            } else {
+                "sleep"
+            }
+            .into(),
+        ];
+        let Some(child) = (s.start)(&scratch.0, &argv) else {
+            row.note = "could not start".into();
+            rows.push(row);
+            continue;
+        };
+        // Generous: the once-a-second supervisors need about `restarts` s.
+        let limit = Duration::from_secs(restarts as u64 * 2 + 10);
+        match mode {
+            Crash::ExitAtOnce => {
+                poll_until(limit, || starts(&log).len() > restarts);
+                let (st, ex) = (starts(&log), exits(&log));
+                for k in 0..restarts.min(st.len().saturating_sub(1)).min(ex.len()) {
+                    row.samples
+                        .push((st[k + 1].0.saturating_sub(ex[k])) as f64 / 1e6);
+                }
+            }
+            Crash::Sigkill => {
+                for k in 0..restarts {
+                    if !poll_until(limit, || starts(&log).len() > k) {
+                        break;
+                    }
+                    let pid = starts(&log)[k].1;
+                    let t_kill = warden_sys::time::monotonic_ns();
+                    kill(pid, Signal::KILL);
+                    if !poll_until(limit, || starts(&log).len() > k + 1) {
+                        break;
+                    }
+                    row.samples
+                        .push((starts(&log)[k + 1].0.saturating_sub(t_kill)) as f64 / 1e6);
+                }
+            }
+        }
+        kill_child(child);
+        for (_, pid) in starts(&log) {
+            kill(pid, Signal::KILL);
+        }
+        rows.push(row);
+    }
+    let what = match mode {
+        Crash::ExitAtOnce => "a program that exits at once",
+        Crash::Sigkill => "a program killed with SIGKILL",
+    };
+    Table {
+        title: format!("Crash to restart: {what}, death until the next spawn"),
+        unit: "ms",
+        lower_is_better: true,
+        target: "≤ 1.5 ms".into(),
+        target_value: Some(1.5),
+        rows,
+    }
+}
+
+// ---------------------------------------------------------------- figure 4
+
+/// Figure 4: one child writes `bytes` as fast as it can; throughput and the
+/// capturing process's CPU seconds.
+pub fn log_capture(t: &Tools, bytes: u64, rounds: usize) -> (Table, Table) {
+    struct Case {
+        name: &'static str,
+        note: &'static str,
+    }
+    let mut cases = vec![
+        Case {
+            name: "warden --respawn -o FILE",
+            note: "pipe → supervisor → file",
+        },
+        Case {
+            name: "limit: child writes the file itself",
+            note: "no capture at all",
+        },
+        Case {
+            name: "limit: child \\| cat > file",
+            note: "one pipe, one copy",
+        },
+    ];
+    if have("s6-log") {
+        cases.push(Case {
+            name: "s6-log",
+            note: "child \\| s6-log, rotating at 256 MiB (its maximum)",
+        });
+    }
+    if have("svlogd") {
+        cases.push(Case {
+            name: "svlogd",
+            note: "child \\| svlogd, rotating at 256 MiB",
+        });
+    }
+    if have("daemon") {
+        cases.push(Case {
+            name: "libslack daemon --stdout=FILE",
+            note: "",
+        });
+    }
+    let mut mbps: Vec<Row> = cases.iter().map(|c| Row::new(c.name)).collect();
+    let mut cpu: Vec<Row> = cases.iter().map(|c| Row::new(c.name)).collect();
+    for (k, c) in cases.iter().enumerate() {
+        mbps[k].note = c.note.into();
+    }
+    for _ in 0..rounds {
+        for (k, c) in cases.iter().enumerate() {
+            let scratch = Scratch::new("capture");
+            if let Some((secs, cpu_s)) = capture_once(t, c.name, &scratch.0, bytes) {
+                mbps[k].samples.push(bytes as f64 / secs / 1e6);
+                if let Some(c) = cpu_s {
+                    cpu[k].samples.push(c);
+                }
+            }
+        }
+    }
+    (
+        Table {
+            title: format!(
+                "Log capture: one child writing {} MiB as fast as it can",
+                bytes >> 20
+            ),
+            unit: "MB/s",
+            lower_is_better: false,
+            target: "≥ 1400 MB/s".into(),
+            target_value: Some(1400.0),
+            rows: mbps,
+        },
+        Table {
+            title: "Log capture: CPU seconds of the capturing process".into(),
+            unit: "s",
+            lower_is_better: true,
+            target: "≤ 50 % of a core while capturing".into(),
+            target_value: None,
+            rows: cpu,
+        },
+    )
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Returns (seconds until all bytes are on disk, CPU seconds of the capturer).
+fn capture_once(t: &Tools, case: &str, dir: &Path, bytes: u64) -> Option<(f64, Option<f64>)> {
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).ok()?;
+    let file = out.join("current");
+    let flood = || {
+        let mut c = Command::new(&t.flood);
+        c.arg(bytes.to_string());
+        c
+    };
+    let t0 = Instant::now();
+    let (children, capturer): (Vec<std::process::Child>, Option<i32>) = match case {
+        "warden --respawn -o FILE" => {
+            let c = spawn_group(
+                Command::new(&t.warden)
+                    .args(["start", "--foreground", "--respawn", "-p"])
+                    .arg(dir.join("w.pid"))
+                    .arg("-o")
+                    .arg(&file)
+                    .arg("--")
+                    .arg(&t.flood)
+                    .arg(bytes.to_string()),
+            )?;
+            let pid = c.id() as i32;
+            (vec![c], Some(pid))
+        }
+        "limit: child writes the file itself" => {
+            let f = std::fs::File::create(&file).ok()?;
+            let c = flood().stdout(f).stdin(Stdio::null()).spawn().ok()?;
+            (vec![c], None)
+        }
+        "limit: child \\| cat > file" | "s6-log" | "svlogd" => {
+            let mut producer = flood()
+                .stdout(Stdio::piped())
+                .stdin(Stdio::null())
+                .spawn()
+                .ok()?;
+            let pipe = producer.stdout.take()?;
+            let consumer = match case {
+                "s6-log" => Command::new("s6-log")
+                    .args(["n2", "s268435455"])
+                    .arg(&out)
+                    .stdin(pipe)
+                    .spawn()
+                    .ok()?,
+                "svlogd" => {
+                    std::fs::write(out.join("config"), "s268435455\nn2\n").ok()?;
+                    Command::new("svlogd").arg(&out).stdin(pipe).spawn().ok()?
+                }
+                _ => Command::new("cat")
+                    .stdin(pipe)
+                    .stdout(std::fs::File::create(&file).ok()?)
+                    .spawn()
+                    .ok()?,
+            };
+            let pid = consumer.id() as i32;
+            (vec![producer, consumer], Some(pid))
+        }
+        "libslack daemon --stdout=FILE" => {
+            let c = spawn_group(
+                Command::new("daemon")
+                    .args(["--foreground", "--name=flood"])
+                    .arg(format!("--pidfiles={}", dir.display()))
+                    .arg(format!("--stdout={}", file.display()))
+                    .arg("--")
+                    .arg(&t.flood)
+                    .arg(bytes.to_string()),
+            )?;
+            let pid = c.id() as i32;
+            (vec![c], Some(pid))
+        }
+        _ => return None,
+    };
+    let done = poll_until(Duration::from_secs(120), || dir_bytes(&out) >= bytes);
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = capturer.and_then(cpu_seconds);
+    for c in children {
+        kill_child(c);
+    }
+    done.then_some((secs, cpu))
+}

@@ -1,0 +1,208 @@
+//! `warden-bench`: runs warden and its peers on the same work, alternating
+//! them, and writes `docs/benchmarks.md`. A benchmark, not a test: it never
+//! fails because a machine is slow. `bench/run` installs the peers and calls it.
+//!
+//! ```text
+//! warden-bench --warden PATH --programs DIR [--venv-python PATH]
+//!              [--rounds N] [--quick] [--out FILE]
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod figures;
+mod util;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use figures::{Crash, Table, Tools};
+
+struct Args {
+    warden: PathBuf,
+    programs: PathBuf,
+    venv_python: Option<PathBuf>,
+    rounds: usize,
+    quick: bool,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        warden: PathBuf::from("target/release/warden"),
+        programs: PathBuf::from("target/release"),
+        venv_python: None,
+        rounds: 30,
+        quick: false,
+        out: PathBuf::from("docs/benchmarks.md"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--warden" => a.warden = val()?.into(),
+            "--programs" => a.programs = val()?.into(),
+            "--venv-python" => a.venv_python = Some(val()?.into()),
+            "--rounds" => {
+                a.rounds = val()?
+                    .parse()
+                    .map_err(|_| "--rounds takes a number".to_string())?
+            }
+            "--quick" => a.quick = true,
+            "--out" => a.out = val()?.into(),
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("warden-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+    let tools = Tools {
+        warden: abs(args.warden.clone()),
+        crasher: abs(args.programs.join("bench-crasher")),
+        flood: abs(args.programs.join("bench-flood")),
+        venv_python: args.venv_python.clone().map(abs),
+    };
+    for p in [&tools.warden, &tools.crasher, &tools.flood] {
+        if !p.is_file() {
+            eprintln!(
+                "warden-bench: {} is missing (build with cargo build --release --workspace)",
+                p.display()
+            );
+            std::process::exit(2);
+        }
+    }
+    let rounds = if args.quick { 3 } else { args.rounds };
+    let restarts = if args.quick { 3 } else { 10 };
+    let capture_bytes: u64 = if args.quick { 64 << 20 } else { 512 << 20 };
+    let capture_rounds = if args.quick { 1 } else { 3 };
+
+    let mut tables: Vec<(String, Table)> = Vec::new();
+    eprintln!("figure 1: daemonize ({rounds} rounds)");
+    let (start, stop) = figures::daemonize(&tools, rounds);
+    tables.push(("1".into(), start));
+    tables.push(("1".into(), stop));
+    let sups = figures::restart_supervisors(&tools);
+    for mode in [Crash::ExitAtOnce, Crash::Sigkill] {
+        eprintln!("figure 3: crash to restart");
+        tables.push((
+            "3".into(),
+            figures::crash_to_restart(&tools, &sups, mode, restarts),
+        ));
+    }
+    eprintln!("figure 4: log capture");
+    let (mbps, cpu) = figures::log_capture(&tools, capture_bytes, capture_rounds);
+    tables.push(("4".into(), mbps));
+    tables.push(("4".into(), cpu));
+
+    let doc = render(&tables, args.quick);
+    if let Some(dir) = args.out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = std::fs::write(&args.out, doc) {
+        eprintln!("warden-bench: write {}: {e}", args.out.display());
+        std::process::exit(1);
+    }
+    eprintln!("wrote {}", args.out.display());
+}
+
+fn fmt(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(x) if x >= 100.0 => format!("{x:.0}"),
+        Some(x) if x >= 10.0 => format!("{x:.1}"),
+        Some(x) if x >= 1.0 => format!("{x:.2}"),
+        Some(x) => format!("{x:.3}"),
+    }
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split(':')
+                .nth(1)
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default();
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), Linux {}, {date}", kernel.trim())
+}
+
+fn render(tables: &[(String, Table)], quick: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ =
+        writeln!(
+        s,
+        "Generated by `bench/run` (`warden-bench`){}: every tool does the same work in one run, \
+         the tools alternating round by round. Medians with min and max; the ratio is \
+         warden's median over the peer's (below 1 means warden is faster, or for \
+         throughput, above 1 means warden moves more). A benchmark, not a test.\n",
+        if quick { " in --quick mode (few rounds, smaller sizes)" } else { "" }
+    );
+    let _ = writeln!(s, "Machine: {}\n", machine());
+    for (fig, t) in tables {
+        let _ = writeln!(s, "## Figure {fig}. {}\n", t.title);
+        let _ = writeln!(s, "Target for warden: {}.\n", t.target);
+        let _ = writeln!(
+            s,
+            "| tool | median ({u}) | min | max | n | warden / tool | notes |",
+            u = t.unit
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
+        let warden = t.rows.first().and_then(|r| r.samples.median());
+        for r in &t.rows {
+            let ratio = match (warden, r.samples.median()) {
+                (Some(w), Some(p)) if p > 0.0 && r.tool != t.rows[0].tool => {
+                    format!("{:.3}", w / p)
+                }
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                r.tool,
+                fmt(r.samples.median()),
+                fmt(r.samples.min()),
+                fmt(r.samples.max()),
+                r.samples.0.len(),
+                ratio,
+                r.note
+            );
+        }
+        match (warden, t.target_value) {
+            (Some(w), Some(target)) => {
+                let met = if t.lower_is_better {
+                    w <= target
+                } else {
+                    w >= target
+                };
+                let verdict = if met { "met" } else { "**missed**" };
+                let _ = writeln!(
+                    s,
+                    "\nwarden's median: {} {}: target {verdict}.\n",
+                    fmt(Some(w)),
+                    t.unit
+                );
+            }
+            _ => s.push('\n'),
+        }
+    }
+    s
+}
