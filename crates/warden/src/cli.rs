@@ -49,6 +49,13 @@ pub enum Command {
     /// Send a signal to an instance.
     #[command(after_help = EXIT_CODES_HELP)]
     Signal(SignalArgs),
+    /// Control a supervisor (supervisorctl compatible; `warden ctl help`).
+    #[command(disable_help_flag = true)]
+    Ctl {
+        /// supervisorctl's options and command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// Which instance: by name (in the run directory) or by pidfile.

@@ -43,7 +43,32 @@ impl From<warden_daemon::Error> for Failure {
     }
 }
 
+/// `warden ctl ARGS` (and a link named `supervisorctl`) hand over to the
+/// supervisorctl-compatible client before clap sees anything.
+fn delegate() -> Option<i32> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let argv0 = args.first()?.clone();
+    let invoked_as = std::path::Path::new(&argv0)
+        .file_name()?
+        .to_string_lossy()
+        .into_owned();
+    if invoked_as == "supervisorctl" {
+        return Some(warden_ctl::main(args));
+    }
+    if args.get(1).is_some_and(|a| a == "ctl") {
+        // The client names itself after argv[0] in its messages.
+        let mut name = argv0;
+        name.push(" ctl");
+        args.splice(0..2, [name]);
+        return Some(warden_ctl::main(args));
+    }
+    None
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = delegate() {
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     let args: Vec<String> = std::env::args().collect();
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(c) => c,
@@ -67,6 +92,7 @@ fn main() -> ExitCode {
         cli::Command::Status(a) => commands::status(&a),
         cli::Command::List(a) => commands::list(&a),
         cli::Command::Signal(a) => commands::signal(&a),
+        cli::Command::Ctl { .. } => unreachable!("handled by delegate()"),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -697,3 +697,27 @@ fn the_exec_d_programs_children_do_not_hold_the_lock() {
     );
     e.s.track(e.pid("parent").unwrap());
 }
+
+#[test]
+fn ctl_is_reachable_as_a_subcommand_and_as_supervisorctl() {
+    let e = Env::new();
+    let o = e.run(&["ctl", "-c", "/nonexistent/supervisord.conf", "status"]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("could not find config file /nonexistent/supervisord.conf"),
+        "{}",
+        stderr(&o)
+    );
+    let link = e.s.join("supervisorctl");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_warden"), &link).unwrap();
+    let o = Command::new(&link)
+        .args(["-c", "/nonexistent/supervisord.conf", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("could not find config file"),
+        "{}",
+        stderr(&o)
+    );
+}
