@@ -375,7 +375,7 @@ pub fn restart_supervisors(t: &Tools) -> Vec<Supervisor> {
                         .args(argv),
                 )
             }),
-            note: "--attempts=100 --delay=1".into(),
+            note: "--attempts=100 --delay=10 (its minimum)".into(),
         });
     }
     v

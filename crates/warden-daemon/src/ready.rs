@@ -155,6 +155,7 @@ impl Waiter {
             buf: Vec::new(),
         };
         let mut pipe = std::fs::File::from(self.pipe);
+        let notify_mode = self.notify.is_some();
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if left == Some(Duration::ZERO) {
@@ -181,50 +182,8 @@ impl Waiter {
                 let r = ready[i];
                 i += 1;
                 if r.readable || r.hangup {
-                    let mut chunk = [0u8; 4096];
-                    match pipe.read(&mut chunk) {
-                        Ok(0) | Err(_) => {
-                            st.pipe_open = false;
-                            if st.exec_armed && self.notify.is_none() {
-                                return Verdict::Ready { pid: st.pid };
-                            }
-                            if !st.exec_armed {
-                                return died_before_ready(&mut st, first_status);
-                            }
-                        }
-                        Ok(n) => {
-                            st.buf.extend_from_slice(&chunk[..n]);
-                            while let Some(decoded) = Message::decode(&st.buf) {
-                                let (msg, used) = match decoded {
-                                    Ok(x) => x,
-                                    Err(e) => {
-                                        return fail_and_kill(
-                                            &st,
-                                            format!("readiness channel: {e}"),
-                                        )
-                                    }
-                                };
-                                st.buf.drain(..used);
-                                match msg {
-                                    Message::Pid(pid) => {
-                                        st.pid = Some(pid);
-                                        st.pidfd = PidFd::open(pid).ok();
-                                    }
-                                    Message::Ready => return Verdict::Ready { pid: st.pid },
-                                    Message::ExecArmed => st.exec_armed = true,
-                                    Message::Failed { code, message } => {
-                                        reap_after_failure(&st);
-                                        return Verdict::Failed { code, message };
-                                    }
-                                    Message::AlreadyRunning(pid) => {
-                                        reap_after_failure(&st);
-                                        return Verdict::AlreadyRunning {
-                                            pid: Pid::from_raw(pid),
-                                        };
-                                    }
-                                }
-                            }
-                        }
+                    if let Some(v) = read_channel(&mut st, &mut pipe, notify_mode, first_status) {
+                        return v;
                     }
                 }
             }
@@ -244,6 +203,19 @@ impl Waiter {
             if polled_pidfd {
                 let r = ready[i];
                 if r.readable || r.hangup {
+                    // It died: first take everything it wrote (a failure
+                    // report, or "exec armed" then EOF) before judging.
+                    while st.pipe_open {
+                        let more = fd::poll_read(&[pipe.as_fd()], Some(Duration::ZERO))
+                            .is_ok_and(|r| r[0].readable || r[0].hangup);
+                        if !more {
+                            break;
+                        }
+                        if let Some(v) = read_channel(&mut st, &mut pipe, notify_mode, first_status)
+                        {
+                            return v;
+                        }
+                    }
                     return died_before_ready(&mut st, first_status);
                 }
             }
@@ -263,6 +235,59 @@ impl Drop for NotifySocket {
         let _ = std::fs::remove_file(&self.path);
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Reads once from the channel and decodes what arrived. Returns a verdict
+/// when one is reached: a message, or EOF (success only after "exec armed",
+/// unless readiness comes from the notify socket).
+fn read_channel(
+    st: &mut State,
+    pipe: &mut std::fs::File,
+    notify_mode: bool,
+    first_status: ExitStatus,
+) -> Option<Verdict> {
+    let mut chunk = [0u8; 4096];
+    match pipe.read(&mut chunk) {
+        Ok(0) | Err(_) => {
+            st.pipe_open = false;
+            if st.exec_armed && !notify_mode {
+                return Some(Verdict::Ready { pid: st.pid });
+            }
+            if !st.exec_armed {
+                return Some(died_before_ready(st, first_status));
+            }
+            None
+        }
+        Ok(n) => {
+            st.buf.extend_from_slice(&chunk[..n]);
+            while let Some(decoded) = Message::decode(&st.buf) {
+                let (msg, used) = match decoded {
+                    Ok(x) => x,
+                    Err(e) => return Some(fail_and_kill(st, format!("readiness channel: {e}"))),
+                };
+                st.buf.drain(..used);
+                match msg {
+                    Message::Pid(pid) => {
+                        st.pid = Some(pid);
+                        st.pidfd = PidFd::open(pid).ok();
+                    }
+                    Message::Ready => return Some(Verdict::Ready { pid: st.pid }),
+                    Message::ExecArmed => st.exec_armed = true,
+                    Message::Failed { code, message } => {
+                        reap_after_failure(st);
+                        return Some(Verdict::Failed { code, message });
+                    }
+                    Message::AlreadyRunning(pid) => {
+                        reap_after_failure(st);
+                        return Some(Verdict::AlreadyRunning {
+                            pid: Pid::from_raw(pid),
+                        });
+                    }
+                }
+            }
+            None
         }
     }
 }

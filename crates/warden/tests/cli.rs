@@ -721,3 +721,15 @@ fn ctl_is_reachable_as_a_subcommand_and_as_supervisorctl() {
         stderr(&o)
     );
 }
+
+/// Regression: the death of a program that exits right after its exec could
+/// be judged before the channel's "exec armed" + EOF were read, turning a
+/// successful start into "ended before it was ready".
+#[test]
+fn a_program_that_exits_right_after_exec_was_started() {
+    let e = Env::new();
+    for i in 0..30 {
+        let o = e.run(&["start", "-n", &format!("t{i}"), "--", "true"]);
+        assert_eq!(code(&o), 0, "round {i}: {}", stderr(&o));
+    }
+}
