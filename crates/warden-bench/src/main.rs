@@ -102,7 +102,22 @@ fn main() {
     tables.push(("4".into(), mbps));
     tables.push(("4".into(), cpu));
 
-    let doc = render(&tables, args.quick);
+    let linkage = std::process::Command::new("file")
+        .arg("-L")
+        .arg(&tools.warden)
+        .output()
+        .map(|o| {
+            let t = String::from_utf8_lossy(&o.stdout);
+            if t.contains("static") {
+                "static"
+            } else {
+                "dynamically linked"
+            }
+            .to_string()
+        })
+        .unwrap_or_default();
+    let binary = format!("`{}` ({linkage})", tools.warden.display());
+    let doc = render(&tables, args.quick, &binary);
     if let Some(dir) = args.out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -144,7 +159,7 @@ fn machine() -> String {
     format!("{cores} cores ({cpu}), Linux {}, {date}", kernel.trim())
 }
 
-fn render(tables: &[(String, Table)], quick: bool) -> String {
+fn render(tables: &[(String, Table)], quick: bool, binary: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmarks\n");
     let _ =
@@ -156,7 +171,11 @@ fn render(tables: &[(String, Table)], quick: bool) -> String {
          throughput, above 1 means warden moves more). A benchmark, not a test.\n",
         if quick { " in --quick mode (few rounds, smaller sizes)" } else { "" }
     );
-    let _ = writeln!(s, "Machine: {}\n", machine());
+    let _ = writeln!(
+        s,
+        "Machine: {}. warden binary: {binary}. Pidfiles and logs on tmpfs.\n",
+        machine()
+    );
     for (fig, t) in tables {
         let _ = writeln!(s, "## Figure {fig}. {}\n", t.title);
         let _ = writeln!(s, "Target for warden: {}.\n", t.target);

@@ -119,8 +119,15 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
+    /// On tmpfs (`/dev/shm`) when there is one, as `/run` is on a real system:
+    /// pidfiles and logs then cost the same for every tool, without disk noise.
     pub fn new(tag: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!(
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let p = base.join(format!(
             "warden-bench-{tag}-{}-{}",
             std::process::id(),
             warden_sys::time::monotonic_ns()

@@ -78,8 +78,9 @@ pub fn close_all_except(keep: &[RawFd]) -> std::io::Result<()> {
     ranges.push((first, libc::c_uint::MAX));
     for (lo, hi) in &ranges {
         // SAFETY: close_range only closes descriptors; the caller asked for
-        // exactly these ranges to be closed.
-        if unsafe { libc::close_range(*lo, *hi, 0) } == -1 {
+        // exactly these ranges to be closed. The raw system call, because not
+        // every C library (musl) wraps it.
+        if unsafe { libc::syscall(libc::SYS_close_range, *lo, *hi, 0) } == -1 {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::ENOSYS) {
                 return close_fallback(&keep);
@@ -196,17 +197,81 @@ pub fn rename_noreplace(from: &std::path::Path, to: &std::path::Path) -> std::io
     let from = std::ffi::CString::new(from.as_os_str().as_bytes())?;
     let to = std::ffi::CString::new(to.as_os_str().as_bytes())?;
     // SAFETY: both paths are valid NUL-terminated strings; AT_FDCWD resolves
-    // relative paths against the working directory.
-    cvt(unsafe {
-        libc::renameat2(
+    // relative paths against the working directory. The raw system call,
+    // because not every C library (musl) wraps renameat2.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             from.as_ptr(),
             libc::AT_FDCWD,
             to.as_ptr(),
             libc::RENAME_NOREPLACE,
         )
-    })
-    .map(drop)
+    };
+    cvt(ret as libc::c_int).map(drop)
+}
+
+/// Grows (or shrinks) a pipe's buffer with `F_SETPIPE_SZ`, returning the
+/// size the kernel granted. Unprivileged processes are capped by
+/// `/proc/sys/fs/pipe-max-size` (1 MiB by default).
+pub fn set_pipe_size(fd: BorrowedFd<'_>, bytes: usize) -> std::io::Result<usize> {
+    let want = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: F_SETPIPE_SZ on a borrowed (hence open) descriptor takes an int.
+    let got = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, want) })?;
+    Ok(got as usize)
+}
+
+/// Moves up to `len` bytes from the pipe `from` to the end of the file `to`
+/// without copying them through user space: `lseek(to, 0, SEEK_END)`, then
+/// `splice(2)` at that offset. Seeking first keeps appending correct when the
+/// file was truncated meanwhile (logrotate's copytruncate); unlike `O_APPEND`,
+/// it is not atomic against *other* writers of the same file. Returns 0 at the
+/// pipe's end of file; `EINVAL` when the target cannot be spliced into
+/// (`O_APPEND` files, ttys): callers fall back to read and write.
+pub fn splice_to_end(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    len: usize,
+) -> std::io::Result<usize> {
+    // SAFETY: lseek on a borrowed (hence open) descriptor.
+    let end = unsafe { libc::lseek(to.as_raw_fd(), 0, libc::SEEK_END) };
+    if end == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut off: libc::loff_t = end;
+    // SAFETY: both descriptors are borrowed (open); `off` is a valid in/out
+    // offset for the target; no offset is passed for the pipe.
+    let n = unsafe {
+        libc::splice(
+            from.as_raw_fd(),
+            std::ptr::null_mut(),
+            to.as_raw_fd(),
+            &raw mut off,
+            len,
+            libc::SPLICE_F_MOVE,
+        )
+    };
+    if n == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Writes all of `data` at the end of `file` (`lseek(SEEK_END)` + `write`),
+/// the fallback of [`splice_to_end`] with the same append semantics.
+pub fn write_at_end(file: &std::fs::File, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    // SAFETY: lseek on an open descriptor owned by `file`.
+    if unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) } == -1 {
+        let e = std::io::Error::last_os_error();
+        // Unseekable targets (a tty, a FIFO) simply write.
+        if e.raw_os_error() != Some(libc::ESPIPE) {
+            return Err(e);
+        }
+    }
+    let mut f = file;
+    f.write_all(data)
 }
 
 #[cfg(test)]
@@ -226,6 +291,39 @@ mod tests {
         );
         drop(w);
         assert!(poll_read(&[r.as_fd()], Some(t)).unwrap()[0].hangup);
+    }
+
+    #[test]
+    fn splice_appends_at_the_end_even_after_a_truncation() {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("warden-sys-splice-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let (r, w) = pipe_cloexec().unwrap();
+        let mut w = std::fs::File::from(w);
+        write_at_end(&file, b"one\n").unwrap();
+        w.write_all(b"two\n").unwrap();
+        assert_eq!(splice_to_end(r.as_fd(), file.as_fd(), 1 << 20).unwrap(), 4);
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
+        file.set_len(0).unwrap(); // copytruncate
+        w.write_all(b"three\n").unwrap();
+        splice_to_end(r.as_fd(), file.as_fd(), 1 << 20).unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"three\n",
+            "no hole after a truncation"
+        );
+        drop(w);
+        assert_eq!(
+            splice_to_end(r.as_fd(), file.as_fd(), 1 << 20).unwrap(),
+            0,
+            "EOF"
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -62,4 +62,6 @@ pub mod consts {
     pub const ENOENT: i32 = libc::ENOENT;
     /// `ESRCH`.
     pub const ESRCH: i32 = libc::ESRCH;
+    /// `EINVAL`.
+    pub const EINVAL: i32 = libc::EINVAL;
 }

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
@@ -44,11 +44,18 @@ struct Flags {
 }
 
 /// Where the child's output goes; reopened on SIGHUP.
+///
+/// The files are not opened `O_APPEND` (the kernel refuses to `splice` into
+/// those); every write seeks to the end first instead, which keeps appending
+/// right after a truncation (logrotate's copytruncate). Each file has a single
+/// writer: one pipe when stdout and stderr share a file.
 struct Outputs {
     stdout_path: Option<PathBuf>,
     stderr_path: Option<PathBuf>,
     stdout: Option<File>,
     stderr: Option<File>,
+    /// Cleared for good when a target refuses `splice` (a tty, a FIFO).
+    splice: bool,
 }
 
 impl Outputs {
@@ -60,6 +67,7 @@ impl Outputs {
             stderr_path,
             stdout: None,
             stderr: None,
+            splice: true,
         };
         o.reopen()?;
         Ok(o)
@@ -69,7 +77,7 @@ impl Outputs {
         use std::os::unix::fs::OpenOptionsExt;
         let open = |p: &PathBuf| {
             std::fs::OpenOptions::new()
-                .append(true)
+                .write(true)
                 .create(true)
                 .mode(0o640)
                 .open(p)
@@ -85,9 +93,43 @@ impl Outputs {
 
     /// A message of the supervisor itself, on the stderr target.
     fn say(&mut self, name: &str, msg: &str) {
-        if let Some(f) = self.stderr.as_mut() {
-            let _ = writeln!(f, "warden: {name}: {msg}");
+        if let Some(f) = &self.stderr {
+            let _ = fd::write_at_end(
+                f,
+                format!(
+                    "warden: {name}: {msg}
+"
+                )
+                .as_bytes(),
+            );
         }
+    }
+
+    /// Moves what is available in `p` to its file: `Ok(false)` at EOF.
+    fn pump(&mut self, p: &mut Pipe, buf: &mut [u8]) -> std::io::Result<bool> {
+        let target = if p.to_stderr {
+            &self.stderr
+        } else {
+            &self.stdout
+        };
+        let Some(file) = target else {
+            // No file (cannot happen: no pipe is made then): discard.
+            return p.reader.read(buf).map(|n| n > 0);
+        };
+        if self.splice {
+            match fd::splice_to_end(p.reader.as_fd(), file.as_fd(), buf.len()) {
+                Ok(n) => return Ok(n > 0),
+                Err(e) if e.raw_os_error() == Some(warden_sys::consts::EINVAL) => {
+                    self.splice = false
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let n = p.reader.read(buf)?;
+        if n > 0 {
+            fd::write_at_end(file, &buf[..n])?;
+        }
+        Ok(n > 0)
     }
 }
 
@@ -158,6 +200,7 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
     let mut stopping = false;
     let mut code = 0;
     let mut first = true;
+    let mut buf = vec![0u8; CHUNK];
 
     loop {
         // Spawn when due.
@@ -236,19 +279,8 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
             if !pipe_ready[i] {
                 continue;
             }
-            let mut buf = [0u8; 65536];
-            match p.reader.read(&mut buf) {
-                Ok(0) | Err(_) => closed.push(i),
-                Ok(n) => {
-                    let target = if p.to_stderr {
-                        out.stderr.as_mut()
-                    } else {
-                        out.stdout.as_mut()
-                    };
-                    if let Some(f) = target {
-                        let _ = f.write_all(&buf[..n]);
-                    }
-                }
+            if !out.pump(p, &mut buf).unwrap_or(false) {
+                closed.push(i);
             }
         }
         for i in closed.into_iter().rev() {
@@ -389,7 +421,7 @@ fn spawn(
     // One pipe when both streams go to the same file keeps their interleaving.
     let same = out.stdout_path.is_some() && out.stdout_path == out.stderr_path;
     if same {
-        let (r, w) = std::io::pipe()?;
+        let (r, w) = capture_pipe()?;
         cmd.stdout(w.try_clone()?).stderr(w);
         pipes.push(Pipe {
             reader: r,
@@ -398,7 +430,7 @@ fn spawn(
     } else {
         for (is_err, target) in [(false, &out.stdout_path), (true, &out.stderr_path)] {
             if target.is_some() {
-                let (r, w) = std::io::pipe()?;
+                let (r, w) = capture_pipe()?;
                 if is_err {
                     cmd.stderr(w);
                 } else {
@@ -430,28 +462,29 @@ fn spawn(
     ))
 }
 
+/// Bytes moved per read: a flooding child fills the 1 MiB pipe, and one
+/// large read per wake-up keeps the pipe lock handoffs (and wake-ups) few.
+const CHUNK: usize = 1 << 20;
+
+/// A capture pipe, grown to 1 MiB where the kernel allows it.
+fn capture_pipe() -> std::io::Result<(std::io::PipeReader, std::io::PipeWriter)> {
+    let (r, w) = std::io::pipe()?;
+    let _ = fd::set_pipe_size(r.as_fd(), CHUNK);
+    Ok((r, w))
+}
+
 /// Copies what is left in the pipes, without waiting on grandchildren that
 /// keep them open.
 fn drain(pipes: &mut Vec<Pipe>, out: &mut Outputs) {
+    let mut buf = vec![0u8; CHUNK];
     for p in pipes.iter_mut() {
-        let mut buf = [0u8; 65536];
         loop {
             let r = fd::poll_read(&[p.reader.as_fd()], Some(Duration::ZERO)).unwrap_or_default();
             if !r.first().is_some_and(|r| r.readable) {
                 break;
             }
-            match p.reader.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let target = if p.to_stderr {
-                        out.stderr.as_mut()
-                    } else {
-                        out.stdout.as_mut()
-                    };
-                    if let Some(f) = target {
-                        let _ = f.write_all(&buf[..n]);
-                    }
-                }
+            if !out.pump(p, &mut buf).unwrap_or(false) {
+                break;
             }
         }
     }
