@@ -79,6 +79,8 @@ impl Outputs {
             std::fs::OpenOptions::new()
                 .write(true)
                 .create(true)
+                // Appended to: every write seeks to the end (see `Outputs`).
+                .truncate(false)
                 .mode(0o640)
                 .open(p)
         };
