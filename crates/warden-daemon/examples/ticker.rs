@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use warden_daemon::control::{self, STATUS_UNKNOWN};
+use warden_daemon::control::{Controller, StopOutcome, STATUS_UNKNOWN};
 use warden_daemon::{BoxError, Control, Daemon, Daemonize, Schedule, Status, Stdio, Wake};
 
 #[derive(Parser)]
@@ -97,14 +97,15 @@ fn main() -> ExitCode {
         eprintln!("ticker: --pidfile is required");
         return ExitCode::from(2);
     };
+    let ctl = Controller::new(pidfile);
     match cli.action {
-        Action::Status => match control::status(&pidfile) {
+        Action::Status => match ctl.status() {
             Ok(s) => {
                 match s {
                     Status::Running(pid) => println!("ticker is running (pid {pid})"),
                     Status::Dead(_) => println!(
                         "ticker is not running (stale pidfile {})",
-                        pidfile.display()
+                        ctl.pidfile().display()
                     ),
                     Status::NotRunning => println!("ticker is not running"),
                 }
@@ -115,40 +116,30 @@ fn main() -> ExitCode {
                 ExitCode::from(STATUS_UNKNOWN as u8)
             }
         },
-        Action::Stop => stop(&cli, &pidfile),
-        Action::Restart => {
-            let code = stop(&cli, &pidfile);
-            if code == ExitCode::from(2) || code == ExitCode::from(4) {
-                return code;
+        Action::Stop => match ctl.stop(&cli.retry) {
+            Ok(outcome) => {
+                if let StopOutcome::StillRunning(pid) = outcome {
+                    eprintln!("ticker: pid {pid} is still running after {}", cli.retry);
+                }
+                ExitCode::from(outcome.exit_code() as u8)
             }
-            start(&cli, pidfile)
-        }
-        Action::Start => start(&cli, pidfile),
+            Err(e) => {
+                eprintln!("ticker: {e}");
+                ExitCode::from(STATUS_UNKNOWN as u8)
+            }
+        },
+        Action::Restart => ctl.restart(&cli.retry, settings(&cli), Ticker { n: 0 }),
+        Action::Start => ctl.start(settings(&cli), Ticker { n: 0 }),
     }
 }
 
-fn stop(cli: &Cli, pidfile: &std::path::Path) -> ExitCode {
-    match control::stop(pidfile, &cli.retry) {
-        Ok(outcome) => {
-            if let control::StopOutcome::StillRunning(pid) = outcome {
-                eprintln!("ticker: pid {pid} is still running after {}", cli.retry);
-            }
-            ExitCode::from(outcome.exit_code() as u8)
-        }
-        Err(e) => {
-            eprintln!("ticker: {e}");
-            ExitCode::from(4)
-        }
-    }
-}
-
-fn start(cli: &Cli, pidfile: PathBuf) -> ExitCode {
-    let mut settings = Daemonize::new().name("ticker").pidfile(pidfile);
+fn settings(cli: &Cli) -> Daemonize {
+    let mut settings = Daemonize::new().name("ticker");
     if let Some(p) = &cli.stdout {
         settings = settings.stdout(Stdio::File(p.clone()));
     }
     if let Some(p) = &cli.stderr {
         settings = settings.stderr(Stdio::File(p.clone()));
     }
-    warden_daemon::serve(settings, Ticker { n: 0 })
+    settings
 }

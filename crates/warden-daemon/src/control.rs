@@ -248,6 +248,86 @@ fn wait_gone(pidfd: &PidFd, d: Duration) -> Result<bool, Error> {
     }
 }
 
+/// A daemon's controller: start, stop, restart and status over one pidfile.
+///
+/// ```no_run
+/// use warden_daemon::{control::Controller, Daemonize, Schedule};
+/// # struct Worker;
+/// # impl warden_daemon::Daemon for Worker {
+/// #     fn run(&mut self, _: &mut warden_daemon::Control) -> Result<(), warden_daemon::BoxError> { Ok(()) }
+/// # }
+/// let ctl = Controller::new("/run/worker.pid");
+/// match std::env::args().nth(1).as_deref() {
+///     Some("start") => ctl.start(Daemonize::new(), Worker),
+///     Some("stop") => std::process::exit(ctl.stop(&Schedule::default()).map_or(3, |o| o.exit_code())),
+///     Some("restart") => ctl.restart(&Schedule::default(), Daemonize::new(), Worker),
+///     _ => std::process::exit(ctl.status().map_or(STATUS_UNKNOWN, |s| s.lsb_code())),
+/// }
+/// # use warden_daemon::control::STATUS_UNKNOWN;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Controller {
+    pidfile: std::path::PathBuf,
+}
+
+impl Controller {
+    /// A controller for the daemon whose pidfile is `pidfile`.
+    pub fn new(pidfile: impl Into<std::path::PathBuf>) -> Controller {
+        Controller {
+            pidfile: pidfile.into(),
+        }
+    }
+
+    /// The pidfile.
+    #[must_use]
+    pub fn pidfile(&self) -> &Path {
+        &self.pidfile
+    }
+
+    /// See [`status`].
+    ///
+    /// # Errors
+    ///
+    /// As [`status`] (LSB "unknown").
+    pub fn status(&self) -> Result<Status, Error> {
+        status(&self.pidfile)
+    }
+
+    /// See [`stop`].
+    ///
+    /// # Errors
+    ///
+    /// As [`stop`].
+    pub fn stop(&self, schedule: &Schedule) -> Result<StopOutcome, Error> {
+        stop(&self.pidfile, schedule)
+    }
+
+    /// Daemonizes `daemon` with `settings` and this pidfile ([`crate::serve`]).
+    /// Never returns: the caller exits with the start's verdict.
+    pub fn start<D: crate::Daemon>(&self, settings: crate::Daemonize, daemon: D) -> ! {
+        crate::serve(settings.pidfile(&self.pidfile), daemon)
+    }
+
+    /// A verified stop, then a start; a daemon that was not running is just
+    /// started. If the old daemon refuses to die, exits 2 (still running)
+    /// without starting a second one.
+    pub fn restart<D: crate::Daemon>(
+        &self,
+        schedule: &Schedule,
+        settings: crate::Daemonize,
+        daemon: D,
+    ) -> ! {
+        match self.stop(schedule) {
+            Ok(StopOutcome::StillRunning(pid)) => {
+                eprintln!("pid {pid} is still running after {schedule}; not starting another");
+                std::process::exit(StopOutcome::StillRunning(pid).exit_code())
+            }
+            Ok(_) => self.start(settings, daemon),
+            Err(e) => e.exit(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,15 @@ pub enum Mode {
     Foreground,
 }
 
+/// Work that needs the original privileges, run by [`Daemonize::privileged_action`].
+pub struct PrivilegedAction(Box<dyn FnOnce() -> Result<(), crate::BoxError>>);
+
+impl std::fmt::Debug for PrivilegedAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivilegedAction(..)")
+    }
+}
+
 /// Daemonization settings; [`Daemonize::start`] performs them.
 ///
 /// ```no_run
@@ -58,7 +67,7 @@ pub enum Mode {
 /// // Only the daemon gets here. Initialise, then release the caller:
 /// daemon.notify_ready();
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Daemonize {
     workdir: PathBuf,
     umask: u32,
@@ -79,6 +88,7 @@ pub struct Daemonize {
     ready_timeout: Option<Duration>,
     notify_socket: bool,
     name: Option<String>,
+    privileged: Option<PrivilegedAction>,
 }
 
 impl Default for Daemonize {
@@ -117,6 +127,7 @@ impl Daemonize {
             ready_timeout: None,
             notify_socket: false,
             name: None,
+            privileged: None,
         }
     }
 
@@ -258,6 +269,19 @@ impl Daemonize {
     #[must_use]
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Runs `action` in the daemon once it holds the pidfile, before `chroot`
+    /// and the privilege drop: open files or bind ports that need root (or
+    /// write state beside the pidfile). An error fails the start like any
+    /// setup step, with its message.
+    #[must_use]
+    pub fn privileged_action(
+        mut self,
+        action: impl FnOnce() -> Result<(), crate::BoxError> + 'static,
+    ) -> Self {
+        self.privileged = Some(PrivilegedAction(Box::new(action)));
         self
     }
 
@@ -430,6 +454,7 @@ impl Daemonize {
             ready_timeout: self.ready_timeout,
             notify_socket: self.notify_socket,
             sd_notify,
+            privileged: std::cell::Cell::new(self.privileged),
         })
     }
 }
@@ -480,6 +505,7 @@ struct Plan {
     ready_timeout: Option<Duration>,
     notify_socket: bool,
     sd_notify: Option<SdNotify>,
+    privileged: std::cell::Cell<Option<PrivilegedAction>>,
 }
 
 impl Plan {
@@ -535,6 +561,9 @@ impl Plan {
             };
             fd::dup2(file.as_fd(), target)
                 .map_err(|e| Error::sys("redirect standard streams", e))?;
+        }
+        if let Some(PrivilegedAction(action)) = self.privileged.take() {
+            action().map_err(|e| Error::Privileged(e.to_string()))?;
         }
         if let Some(root) = &self.chroot {
             std::os::unix::fs::chroot(root).map_err(|e| Error::path("chroot to", root, e))?;

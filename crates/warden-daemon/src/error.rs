@@ -102,6 +102,9 @@ pub enum Error {
         /// The daemon's message.
         message: String,
     },
+    /// The caller's [`crate::Daemonize::privileged_action`] failed.
+    #[error("{0}")]
+    Privileged(String),
     /// The program to exec could not be run.
     #[error("cannot execute {program:?}: {source}")]
     Exec {

@@ -109,7 +109,12 @@ fn status_of(name: &str, pidfile: PathBuf) -> (i32, StatusJson) {
         name: name.to_string(),
         state,
         pid,
-        child_pid: rec.as_ref().and_then(|r| r.child_pid).filter(|_| running),
+        // Derived, not recorded: the supervisor's (only) child.
+        child_pid: rec
+            .as_ref()
+            .filter(|r| r.options.respawn && running)
+            .and(pid)
+            .and_then(first_child),
         uptime_secs: rec
             .as_ref()
             .filter(|_| running)
@@ -126,6 +131,14 @@ fn status_of(name: &str, pidfile: PathBuf) -> (i32, StatusJson) {
         pidfile,
     };
     (code, json)
+}
+
+/// The first child of `pid`, from `/proc/<pid>/task/<pid>/children`.
+fn first_child(pid: i32) -> Option<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .ok()?
+        .split_whitespace()
+        .find_map(|c| c.parse().ok())
 }
 
 fn uptime(secs: u64) -> String {

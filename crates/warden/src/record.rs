@@ -19,10 +19,9 @@ pub struct Record {
     pub options: StartArgs,
     /// Start time, seconds since the epoch.
     pub started: u64,
-    /// In respawn mode: the current child's pid.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub child_pid: Option<i32>,
-    /// In respawn mode: how many times the command was respawned.
+    /// In respawn mode: how many times the command was respawned. Like
+    /// `gave_up`, updated by the supervisor when it may still write the run
+    /// directory (not after `--user` dropped root's rights).
     #[serde(default)]
     pub respawns: u32,
     /// Set when the respawn supervisor gave up.

@@ -211,11 +211,10 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
             let notify_path = notify.as_ref().map(|(_, p)| p.clone());
             match spawn(&record, &out, notify_path) {
                 Ok((r, new_pipes)) => {
-                    record.child_pid = Some(r.child.id() as i32);
                     if !first {
                         record.respawns += 1;
+                        let _ = record.save();
                     }
-                    let _ = record.save();
                     pipes.extend(new_pipes);
                     running = Some(r);
                     if first && !args.notify {
@@ -344,10 +343,7 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
                 .wait()
                 .map(|s| describe(&s))
                 .unwrap_or_else(|e| e.to_string());
-            record.child_pid = None;
-            if stopping {
-                let _ = record.save();
-            } else {
+            if !stopping {
                 out.say(&name, &format!("{} {status}", record.resolved[0]));
                 let now = Instant::now();
                 if r.started.elapsed() >= window {
@@ -375,7 +371,6 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
                     quick_failures += 1;
                     respawn_times.push_back(now + delay);
                     next_spawn = Some(now + delay);
-                    let _ = record.save();
                 }
             }
         }

@@ -86,10 +86,18 @@ pub fn run(mut args: StartArgs, verbose: bool) -> Result<i32, Failure> {
             .collect(),
         options: args.clone(),
         started: record::now(),
-        child_pid: None,
         respawns: 0,
         gave_up: None,
     };
+    // Written by the lock holder, before the privilege drop (the run
+    // directory is the caller's, not the target user's).
+    let to_save = record.clone();
+    d = d.privileged_action(move || {
+        to_save.save().map_err(|e| {
+            let path = record::path_for(&to_save.pidfile);
+            format!("write instance record {}: {e}", path.display()).into()
+        })
+    });
     match d.spawn() {
         Err(e) => Err(Failure::from(e)),
         Ok(Forked::Original(Ok(pid))) => {
@@ -107,14 +115,6 @@ pub fn run(mut args: StartArgs, verbose: bool) -> Result<i32, Failure> {
         }
         Ok(Forked::Original(Err(e))) => Err(Failure::from(e)),
         Ok(Forked::Daemon(daemon)) => {
-            // Only the lock holder gets here: the record is ours to write.
-            if let Err(e) = record.save() {
-                let path = record::path_for(&pidfile);
-                daemon.fail(
-                    exit::SETUP_FAILED,
-                    &format!("write instance record {}: {e}", path.display()),
-                );
-            }
             if args.respawn {
                 respawn::run(daemon, record, &args)
             }

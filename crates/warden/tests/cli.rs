@@ -733,3 +733,106 @@ fn a_program_that_exits_right_after_exec_was_started() {
         assert_eq!(code(&o), 0, "round {i}: {}", stderr(&o));
     }
 }
+
+/// As root: `-u USER` applies exactly the user's groups, `-u USER:GROUP`
+/// exactly that group; real, effective and saved ids all change. Without root
+/// the same request is a setup failure (3), never a silent no-op.
+#[test]
+fn user_switch_is_complete() {
+    let e = Env::new();
+    if warden_sys::process::geteuid() != 0 {
+        let o = e.run(&["start", "-u", "nobody", "--", "sleep", "1000"]);
+        assert_eq!(code(&o), 3);
+        assert!(stderr(&o).contains("needs root"), "{}", stderr(&o));
+        return;
+    }
+    // The run directory stays root's; the program runs as nobody.
+    let o = e.run(&["start", "-n", "nob", "-u", "nobody", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("nob").unwrap();
+    e.s.track(pid);
+    assert_eq!(
+        status_field(pid, "Uid")
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["65534"; 4]
+    );
+    assert_eq!(
+        status_field(pid, "Gid")
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["65534"; 4]
+    );
+    assert_eq!(
+        status_field(pid, "Groups").unwrap(),
+        "65534",
+        "exactly nobody's groups, none of root's"
+    );
+    let o = e.run(&[
+        "start",
+        "-n",
+        "grp",
+        "-u",
+        "nobody:daemon",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("grp").unwrap();
+    e.s.track(pid);
+    assert_eq!(
+        status_field(pid, "Gid")
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["1"; 4]
+    );
+    assert_eq!(status_field(pid, "Groups").unwrap(), "1");
+    // The pidfile was created as root before the drop: nobody cannot rewrite it.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(e.rundir().join("nob.pid")).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o644));
+    // Respawn mode: the supervisor and its child run as nobody; the child's
+    // pid is still found (derived from /proc, not from a record nobody
+    // cannot write).
+    let o = e.run(&[
+        "start",
+        "--respawn",
+        "-n",
+        "rsp",
+        "-u",
+        "nobody",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    e.s.track(e.pid("rsp").unwrap());
+    let child = wait_for(T, "the child", || {
+        e.status_json("rsp")["child_pid"].as_i64()
+    }) as i32;
+    e.s.track(child);
+    assert_eq!(
+        status_field(child, "Uid")
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["65534"; 4]
+    );
+    assert_eq!(code(&e.run(&["stop", "-n", "rsp"])), 0);
+    let o = e.run(&[
+        "start",
+        "-n",
+        "bad",
+        "-u",
+        "nobody:no-such-group-wrdn",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("unknown group"), "{}", stderr(&o));
+}
