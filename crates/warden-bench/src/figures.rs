@@ -26,15 +26,23 @@ pub struct Row {
     pub tool: String,
     pub samples: Samples,
     pub note: String,
+    /// Rows compare with warden's row of the same group (e.g. "N=100").
+    pub group: String,
 }
 
 impl Row {
-    fn new(tool: &str) -> Row {
+    pub fn new(tool: &str) -> Row {
         Row {
             tool: tool.into(),
             samples: Samples::default(),
             note: String::new(),
+            group: String::new(),
         }
+    }
+
+    /// warden's own rows (the tool names start with "warden").
+    pub fn is_warden(&self) -> bool {
+        self.tool.starts_with("warden")
     }
 }
 
@@ -322,8 +330,24 @@ fn spawn_group(cmd: &mut Command) -> Option<std::process::Child> {
 }
 
 /// The supervisors of figure 3 that exist on this machine.
-pub fn restart_supervisors(t: &Tools) -> Vec<Supervisor> {
+pub fn restart_supervisors(t: &Tools, kinds: &[crate::supervisors::Kind]) -> Vec<Supervisor> {
     let mut v = Vec::new();
+    for kind in kinds {
+        let k = kind.clone();
+        v.push(Supervisor {
+            name: format!("{} (autorestart, startsecs=0)", kind.name),
+            start: Box::new(move |dir, argv| {
+                let quoted: Vec<String> = argv.iter().map(|a| format!("'{a}'")).collect();
+                let body = format!(
+                    "[program:crash]\ncommand={}\nautorestart=true\nstartsecs=0\nstartretries=1000000\n\
+                     stdout_logfile=NONE\nstderr_logfile=NONE\n",
+                    quoted.join(" ")
+                );
+                crate::supervisors::spawn_in(&k, dir, &body)
+            }),
+            note: String::new(),
+        });
+    }
     let warden = t.warden.clone();
     v.push(Supervisor {
         name: "warden --respawn".into(),
@@ -473,54 +497,73 @@ pub fn crash_to_restart(t: &Tools, sups: &[Supervisor], mode: Crash, restarts: u
 
 // ---------------------------------------------------------------- figure 4
 
+/// What captures the flooding child's output in figure 4.
+#[derive(Clone)]
+enum Capture {
+    WardenRespawn,
+    Direct,
+    Cat,
+    S6Log,
+    Svlogd,
+    Libslack,
+    Supervisor(crate::supervisors::Kind),
+}
+
+impl Capture {
+    fn name(&self) -> String {
+        match self {
+            Capture::WardenRespawn => "warden --respawn -o FILE".into(),
+            Capture::Direct => "limit: child writes the file itself".into(),
+            Capture::Cat => "limit: child \\| cat > file".into(),
+            Capture::S6Log => "s6-log".into(),
+            Capture::Svlogd => "svlogd".into(),
+            Capture::Libslack => "libslack daemon --stdout=FILE".into(),
+            Capture::Supervisor(k) => format!("{} stdout_logfile", k.name),
+        }
+    }
+
+    fn note(&self) -> &'static str {
+        match self {
+            Capture::WardenRespawn => "pipe → splice into the file",
+            Capture::Direct => "no capture at all",
+            Capture::Cat => "one pipe, one copy",
+            Capture::S6Log => "child \\| s6-log, rotating at 256 MiB (its maximum)",
+            Capture::Svlogd => "child \\| svlogd, rotating at 256 MiB",
+            Capture::Libslack => "",
+            Capture::Supervisor(_) => "stdout_logfile_maxbytes=0 (no rotation)",
+        }
+    }
+}
+
 /// Figure 4: one child writes `bytes` as fast as it can; throughput and the
 /// capturing process's CPU seconds.
-pub fn log_capture(t: &Tools, bytes: u64, rounds: usize) -> (Table, Table) {
-    struct Case {
-        name: &'static str,
-        note: &'static str,
-    }
-    let mut cases = vec![
-        Case {
-            name: "warden --respawn -o FILE",
-            note: "pipe → supervisor → file",
-        },
-        Case {
-            name: "limit: child writes the file itself",
-            note: "no capture at all",
-        },
-        Case {
-            name: "limit: child \\| cat > file",
-            note: "one pipe, one copy",
-        },
-    ];
+pub fn log_capture(
+    t: &Tools,
+    kinds: &[crate::supervisors::Kind],
+    bytes: u64,
+    rounds: usize,
+) -> (Table, Table) {
+    let mut cases = vec![Capture::WardenRespawn];
+    cases.extend(kinds.iter().cloned().map(Capture::Supervisor));
+    cases.extend([Capture::Direct, Capture::Cat]);
     if have("s6-log") {
-        cases.push(Case {
-            name: "s6-log",
-            note: "child \\| s6-log, rotating at 256 MiB (its maximum)",
-        });
+        cases.push(Capture::S6Log);
     }
     if have("svlogd") {
-        cases.push(Case {
-            name: "svlogd",
-            note: "child \\| svlogd, rotating at 256 MiB",
-        });
+        cases.push(Capture::Svlogd);
     }
     if have("daemon") {
-        cases.push(Case {
-            name: "libslack daemon --stdout=FILE",
-            note: "",
-        });
+        cases.push(Capture::Libslack);
     }
-    let mut mbps: Vec<Row> = cases.iter().map(|c| Row::new(c.name)).collect();
-    let mut cpu: Vec<Row> = cases.iter().map(|c| Row::new(c.name)).collect();
+    let mut mbps: Vec<Row> = cases.iter().map(|c| Row::new(&c.name())).collect();
+    let mut cpu: Vec<Row> = cases.iter().map(|c| Row::new(&c.name())).collect();
     for (k, c) in cases.iter().enumerate() {
-        mbps[k].note = c.note.into();
+        mbps[k].note = c.note().into();
     }
     for _ in 0..rounds {
         for (k, c) in cases.iter().enumerate() {
             let scratch = Scratch::new("capture");
-            if let Some((secs, cpu_s)) = capture_once(t, c.name, &scratch.0, bytes) {
+            if let Some((secs, cpu_s)) = capture_once(t, c, &scratch.0, bytes) {
                 mbps[k].samples.push(bytes as f64 / secs / 1e6);
                 if let Some(c) = cpu_s {
                     cpu[k].samples.push(c);
@@ -563,7 +606,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 }
 
 /// Returns (seconds until all bytes are on disk, CPU seconds of the capturer).
-fn capture_once(t: &Tools, case: &str, dir: &Path, bytes: u64) -> Option<(f64, Option<f64>)> {
+fn capture_once(t: &Tools, case: &Capture, dir: &Path, bytes: u64) -> Option<(f64, Option<f64>)> {
     let out = dir.join("out");
     std::fs::create_dir_all(&out).ok()?;
     let file = out.join("current");
@@ -574,7 +617,7 @@ fn capture_once(t: &Tools, case: &str, dir: &Path, bytes: u64) -> Option<(f64, O
     };
     let t0 = Instant::now();
     let (children, capturer): (Vec<std::process::Child>, Option<i32>) = match case {
-        "warden --respawn -o FILE" => {
+        Capture::WardenRespawn => {
             let c = spawn_group(
                 Command::new(&t.warden)
                     .args(["start", "--foreground", "--respawn", "-p"])
@@ -588,12 +631,23 @@ fn capture_once(t: &Tools, case: &str, dir: &Path, bytes: u64) -> Option<(f64, O
             let pid = c.id() as i32;
             (vec![c], Some(pid))
         }
-        "limit: child writes the file itself" => {
+        Capture::Supervisor(kind) => {
+            let body = format!(
+                "[program:flood]\ncommand={} {bytes}\nautorestart=false\nstartsecs=0\n\
+                 stdout_logfile={}\nstdout_logfile_maxbytes=0\nstderr_logfile=NONE\n",
+                t.flood.display(),
+                file.display()
+            );
+            let c = crate::supervisors::spawn_in(kind, dir, &body)?;
+            let pid = c.id() as i32;
+            (vec![c], Some(pid))
+        }
+        Capture::Direct => {
             let f = std::fs::File::create(&file).ok()?;
             let c = flood().stdout(f).stdin(Stdio::null()).spawn().ok()?;
             (vec![c], None)
         }
-        "limit: child \\| cat > file" | "s6-log" | "svlogd" => {
+        Capture::Cat | Capture::S6Log | Capture::Svlogd => {
             let mut producer = flood()
                 .stdout(Stdio::piped())
                 .stdin(Stdio::null())
@@ -601,13 +655,13 @@ fn capture_once(t: &Tools, case: &str, dir: &Path, bytes: u64) -> Option<(f64, O
                 .ok()?;
             let pipe = producer.stdout.take()?;
             let consumer = match case {
-                "s6-log" => Command::new("s6-log")
+                Capture::S6Log => Command::new("s6-log")
                     .args(["n2", "s268435455"])
                     .arg(&out)
                     .stdin(pipe)
                     .spawn()
                     .ok()?,
-                "svlogd" => {
+                Capture::Svlogd => {
                     std::fs::write(out.join("config"), "s268435455\nn2\n").ok()?;
                     Command::new("svlogd").arg(&out).stdin(pipe).spawn().ok()?
                 }
@@ -620,7 +674,7 @@ fn capture_once(t: &Tools, case: &str, dir: &Path, bytes: u64) -> Option<(f64, O
             let pid = consumer.id() as i32;
             (vec![producer, consumer], Some(pid))
         }
-        "libslack daemon --stdout=FILE" => {
+        Capture::Libslack => {
             let c = spawn_group(
                 Command::new("daemon")
                     .args(["--foreground", "--name=flood"])
@@ -633,8 +687,8 @@ fn capture_once(t: &Tools, case: &str, dir: &Path, bytes: u64) -> Option<(f64, O
             let pid = c.id() as i32;
             (vec![c], Some(pid))
         }
-        _ => return None,
     };
+    // The supervisor's own log lands in `dir`, not in `out`: only output counts.
     let done = poll_until(Duration::from_secs(120), || dir_bytes(&out) >= bytes);
     let secs = t0.elapsed().as_secs_f64();
     let cpu = capturer.and_then(cpu_seconds);

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod figures;
+mod supervisors;
 mod util;
 
 use std::fmt::Write as _;
@@ -63,7 +64,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let abs = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
+    // Absolute, but symlinks kept: a venv's python is a link out of the venv.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let abs = |p: PathBuf| if p.is_absolute() { p } else { cwd.join(p) };
     let tools = Tools {
         warden: abs(args.warden.clone()),
         crasher: abs(args.programs.join("bench-crasher")),
@@ -84,12 +87,69 @@ fn main() {
     let capture_bytes: u64 = if args.quick { 64 << 20 } else { 512 << 20 };
     let capture_rounds = if args.quick { 1 } else { 3 };
 
+    // The supervisors: the real supervisord (venv) and warden supervise.
+    let mut kinds = Vec::new();
+    let warden_sup = std::process::Command::new(&tools.warden)
+        .args(["supervise", "--help"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if warden_sup {
+        kinds.push(supervisors::Kind {
+            name: "warden supervise",
+            server: vec![tools.warden.clone().into(), "supervise".into(), "-n".into()],
+            client: vec![tools.warden.clone().into(), "ctl".into()],
+        });
+    } else {
+        eprintln!("warden-bench: `warden supervise` is not available; supervisor figures show supervisord only");
+    }
+    if let Some(py) = &tools.venv_python {
+        let bin = py
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        kinds.push(supervisors::Kind {
+            name: "supervisord 4.3.0",
+            server: vec![bin.join("supervisord").into(), "-n".into()],
+            client: vec![bin.join("supervisorctl").into()],
+        });
+    }
     let mut tables: Vec<(String, Table)> = Vec::new();
     eprintln!("figure 1: daemonize ({rounds} rounds)");
     let (start, stop) = figures::daemonize(&tools, rounds);
     tables.push(("1".into(), start));
     tables.push(("1".into(), stop));
-    let sups = figures::restart_supervisors(&tools);
+    eprintln!("figure 2: supervisor scale");
+    let ns: Vec<usize> = if args.quick {
+        vec![1, 10, 100]
+    } else {
+        vec![1, 100, 1000]
+    };
+    let idle = std::time::Duration::from_secs(if args.quick { 5 } else { 30 });
+    let scale_rounds = if args.quick { 1 } else { 3 };
+    let mut results = Vec::new();
+    for &n in &ns {
+        for _ in 0..scale_rounds {
+            for (k, kind) in kinds.iter().enumerate() {
+                eprintln!("  {} N={n}", kind.name);
+                let mut s = supervisors::Scale::default();
+                supervisors::scale_round(kind, n, idle, &mut s);
+                results.push((n, k, s));
+            }
+        }
+    }
+    let scale = supervisors::scale_tables(&kinds, &ns, &results);
+    let n_scale = scale.len();
+    for (i, t) in scale.into_iter().enumerate() {
+        tables.push((if i + 1 == n_scale { "5" } else { "2" }.into(), t));
+    }
+    let svg_path = args.out.with_file_name("benchmarks-scale.svg");
+    if let Some(dir) = svg_path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(&svg_path, supervisors::scale_svg(&kinds, &ns, &results));
+    let sups = figures::restart_supervisors(&tools, &kinds);
     for mode in [Crash::ExitAtOnce, Crash::Sigkill] {
         eprintln!("figure 3: crash to restart");
         tables.push((
@@ -98,7 +158,7 @@ fn main() {
         ));
     }
     eprintln!("figure 4: log capture");
-    let (mbps, cpu) = figures::log_capture(&tools, capture_bytes, capture_rounds);
+    let (mbps, cpu) = figures::log_capture(&tools, &kinds, capture_bytes, capture_rounds);
     tables.push(("4".into(), mbps));
     tables.push(("4".into(), cpu));
 
@@ -117,6 +177,7 @@ fn main() {
         })
         .unwrap_or_default();
     let binary = format!("`{}` ({linkage})", tools.warden.display());
+    tables.sort_by(|a, b| a.0.cmp(&b.0)); // stable: figure order, then as measured
     let doc = render(&tables, args.quick, &binary);
     if let Some(dir) = args.out.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -176,21 +237,27 @@ fn render(tables: &[(String, Table)], quick: bool, binary: &str) -> String {
         "Machine: {}. warden binary: {binary}. Pidfiles and logs on tmpfs.\n",
         machine()
     );
+    let _ = writeln!(s, "![supervisor scale](benchmarks-scale.svg)\n");
     for (fig, t) in tables {
         let _ = writeln!(s, "## Figure {fig}. {}\n", t.title);
-        let _ = writeln!(s, "Target for warden: {}.\n", t.target);
+        if !t.target.is_empty() {
+            let _ = writeln!(s, "Target for warden: {}.\n", t.target);
+        }
         let _ = writeln!(
             s,
             "| tool | median ({u}) | min | max | n | warden / tool | notes |",
             u = t.unit
         );
         let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
-        let warden = t.rows.first().and_then(|r| r.samples.median());
+        let warden_of = |group: &str| {
+            t.rows
+                .iter()
+                .find(|r| r.is_warden() && r.group == group)
+                .and_then(|r| r.samples.median())
+        };
         for r in &t.rows {
-            let ratio = match (warden, r.samples.median()) {
-                (Some(w), Some(p)) if p > 0.0 && r.tool != t.rows[0].tool => {
-                    format!("{:.3}", w / p)
-                }
+            let ratio = match (warden_of(&r.group), r.samples.median()) {
+                (Some(w), Some(p)) if p > 0.0 && !r.is_warden() => format!("{:.3}", w / p),
                 _ => "–".into(),
             };
             let _ = writeln!(
@@ -205,6 +272,13 @@ fn render(tables: &[(String, Table)], quick: bool, binary: &str) -> String {
                 r.note
             );
         }
+        // The verdict uses warden's row of the largest group (N=1000).
+        let warden = t
+            .rows
+            .iter()
+            .rev()
+            .find(|r| r.is_warden())
+            .and_then(|r| r.samples.median());
         match (warden, t.target_value) {
             (Some(w), Some(target)) => {
                 let met = if t.lower_is_better {
