@@ -49,6 +49,13 @@ pub enum Command {
     /// Send a signal to an instance.
     #[command(after_help = EXIT_CODES_HELP)]
     Signal(SignalArgs),
+    /// Supervise programs (supervisord compatible: same config, same XML-RPC API).
+    #[command(disable_help_flag = true)]
+    Supervise {
+        /// supervisord's options (-c FILE, -n, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Control a supervisor (supervisorctl compatible; `warden ctl help`).
     #[command(disable_help_flag = true)]
     Ctl {

@@ -43,8 +43,9 @@ impl From<warden_daemon::Error> for Failure {
     }
 }
 
-/// `warden ctl ARGS` (and a link named `supervisorctl`) hand over to the
-/// supervisorctl-compatible client before clap sees anything.
+/// `warden ctl ARGS` and `warden supervise ARGS` (and links named
+/// `supervisorctl` and `supervisord`) hand over to the supervisorctl- and
+/// supervisord-compatible front ends before clap sees anything.
 fn delegate() -> Option<i32> {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let argv0 = args.first()?.clone();
@@ -54,6 +55,15 @@ fn delegate() -> Option<i32> {
         .into_owned();
     if invoked_as == "supervisorctl" {
         return Some(warden_ctl::main(args));
+    }
+    if invoked_as == "supervisord" {
+        return Some(warden_supervisor::main(args));
+    }
+    if args.get(1).is_some_and(|a| a == "supervise") {
+        let mut name = argv0;
+        name.push(" supervise");
+        args.splice(0..2, [name]);
+        return Some(warden_supervisor::main(args));
     }
     if args.get(1).is_some_and(|a| a == "ctl") {
         // The client names itself after argv[0] in its messages.
@@ -92,7 +102,9 @@ fn main() -> ExitCode {
         cli::Command::Status(a) => commands::status(&a),
         cli::Command::List(a) => commands::list(&a),
         cli::Command::Signal(a) => commands::signal(&a),
-        cli::Command::Ctl { .. } => unreachable!("handled by delegate()"),
+        cli::Command::Ctl { .. } | cli::Command::Supervise { .. } => {
+            unreachable!("handled by delegate()")
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -115,15 +115,30 @@ pub type StartServer = fn(Scratch, &str) -> Server;
 
 /// The servers the differential tests run against. warden's own supervisor
 /// gets one more line here.
-pub const SERVERS: &[(&str, StartServer)] = &[("supervisord", start_supervisord)];
+pub const SERVERS: &[(&str, StartServer)] = &[
+    ("supervisord", start_supervisord),
+    ("warden supervise", start_warden),
+];
 
 /// Start the real supervisord 4.3.0 in the foreground (`-n`) in `scratch`.
 pub fn start_supervisord(scratch: Scratch, config: &str) -> Server {
+    let mut cmd = Command::new(supervisor_bin().join("supervisord"));
+    cmd.arg("-n");
+    start_server("supervisord", cmd, scratch, config)
+}
+
+/// Start `warden supervise` in the foreground (`-n`) in `scratch`.
+pub fn start_warden(scratch: Scratch, config: &str) -> Server {
+    let mut cmd = Command::new(test_programs::bin("warden"));
+    cmd.args(["supervise", "-n"]);
+    start_server("warden supervise", cmd, scratch, config)
+}
+
+fn start_server(kind: &'static str, mut cmd: Command, scratch: Scratch, config: &str) -> Server {
     let conf = scratch.join("supervisord.conf");
     std::fs::write(&conf, config).unwrap();
     let sock = scratch.join("s.sock");
-    let child = Command::new(supervisor_bin().join("supervisord"))
-        .arg("-n")
+    let child = cmd
         .arg("-c")
         .arg(&conf)
         .current_dir(scratch.path())
@@ -131,15 +146,15 @@ pub fn start_supervisord(scratch: Scratch, config: &str) -> Server {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn supervisord");
+        .expect("spawn the supervisor");
     let server = Server {
-        kind: "supervisord",
+        kind,
         conf,
         sock,
         child: Some(child),
         scratch,
     };
-    test_programs::wait_for(Duration::from_secs(20), "supervisord to answer", || {
+    test_programs::wait_for(Duration::from_secs(20), "the supervisor to answer", || {
         let out = run(&warden_ctl(), &server.conf, &["version"]);
         (out.code == 0).then_some(())
     });

@@ -1,0 +1,360 @@
+//! Log files: the daemon's main log and per-process capture logs.
+//!
+//! A [`Sink`] is an append-only file with supervisord's size rotation
+//! (`maxbytes`, `backups`: `log` → `log.1` → … → `log.N`), reopen (USR2) and
+//! clear (delete and reopen). Writers notify followers (`/logtail`) through a
+//! [`tokio::sync::Notify`], so a tail wakes up only when bytes arrive.
+//!
+//! Capture: every child's stdout/stderr is a pipe read by one local task per
+//! stream ([`capture`]) that writes straight into the sink; bytes are kept as
+//! they came (partial lines and non-UTF-8 included). Tasks yield to the
+//! runtime between reads, so a flooding child never stalls the engine.
+
+use std::cell::{Cell, RefCell};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::state::Level;
+
+/// An append-only, rotating log file.
+#[derive(Debug)]
+pub struct Sink {
+    path: PathBuf,
+    file: RefCell<Option<File>>,
+    maxbytes: u64,
+    backups: u32,
+    size: Cell<u64>,
+    /// Woken on every write and reopen.
+    pub notify: tokio::sync::Notify,
+}
+
+impl Sink {
+    /// Opens (creates) `path` for appending.
+    pub fn open(path: &Path, maxbytes: i64, backups: i64) -> std::io::Result<Rc<Sink>> {
+        let s = Sink {
+            path: path.to_path_buf(),
+            file: RefCell::new(None),
+            maxbytes: u64::try_from(maxbytes).unwrap_or(0),
+            backups: u32::try_from(backups).unwrap_or(0),
+            size: Cell::new(0),
+            notify: tokio::sync::Notify::new(),
+        };
+        s.reopen()?;
+        Ok(Rc::new(s))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes and reopens the file (after an external rotation, USR2).
+    pub fn reopen(&self) -> std::io::Result<()> {
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size.set(f.metadata().map(|m| m.len()).unwrap_or(0));
+        *self.file.borrow_mut() = Some(f);
+        self.notify.notify_waiters();
+        Ok(())
+    }
+
+    /// Deletes the file and starts a new one (supervisord's `removelogs`).
+    pub fn clear(&self) -> std::io::Result<()> {
+        if self.path.exists() && !self.is_regular() {
+            // `/dev/stdout` and friends are never deleted
+            return Ok(());
+        }
+        *self.file.borrow_mut() = None;
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        self.reopen()
+    }
+
+    /// Appends `data`, then rotates when the file reached `maxbytes`.
+    pub fn write(&self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        {
+            let mut f = self.file.borrow_mut();
+            if let Some(f) = f.as_mut() {
+                if f.write_all(data).is_ok() {
+                    self.size.set(self.size.get() + data.len() as u64);
+                }
+            }
+        }
+        if self.maxbytes > 0 && self.size.get() >= self.maxbytes {
+            let _ = self.rotate();
+        }
+        self.notify.notify_waiters();
+    }
+
+    fn is_regular(&self) -> bool {
+        std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_file())
+    }
+
+    fn rotate(&self) -> std::io::Result<()> {
+        if !self.is_regular() {
+            return Ok(());
+        }
+        *self.file.borrow_mut() = None;
+        let base = self.path.to_string_lossy().into_owned();
+        if self.backups == 0 {
+            let f = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&self.path)?;
+            drop(f);
+            return self.reopen();
+        }
+        for i in (1..self.backups).rev() {
+            let src = format!("{base}.{i}");
+            let dst = format!("{base}.{}", i + 1);
+            if Path::new(&src).exists() {
+                let _ = std::fs::remove_file(&dst);
+                std::fs::rename(&src, &dst)?;
+            }
+        }
+        let dst = format!("{base}.1");
+        let _ = std::fs::remove_file(&dst);
+        std::fs::rename(&self.path, &dst)?;
+        self.reopen()
+    }
+
+    /// The current size of the file on disk.
+    pub fn len(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reads `len` bytes at `offset` (or to the end with `len == None`).
+pub fn read_at(path: &Path, offset: u64, len: Option<u64>) -> std::io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut out = Vec::new();
+    match len {
+        Some(n) => {
+            f.take(n).read_to_end(&mut out)?;
+        }
+        None => {
+            f.read_to_end(&mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// supervisord's `readFile(filename, offset, length)`: `Err("BAD_ARGUMENTS")`
+/// or `Err("FAILED")` as it raises them.
+pub fn read_file(path: &Path, offset: i64, length: i64) -> Result<Vec<u8>, &'static str> {
+    let failed = |_| "FAILED";
+    let size = std::fs::metadata(path).map_err(failed)?.len();
+    if offset < 0 {
+        if length != 0 {
+            return Err("BAD_ARGUMENTS");
+        }
+        let abs = offset.unsigned_abs();
+        let pos = size.saturating_sub(abs);
+        read_at(path, pos, Some(abs)).map_err(failed)
+    } else {
+        if length < 0 {
+            return Err("BAD_ARGUMENTS");
+        }
+        let off = offset.unsigned_abs();
+        let len = (length > 0).then_some(length.unsigned_abs());
+        read_at(path, off, len).map_err(failed)
+    }
+}
+
+/// supervisord's `tailFile`: `(data, next_offset, overflow)`.
+pub fn tail_file(path: &Path, offset: i64, length: i64) -> (Vec<u8>, i64, bool) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return (Vec::new(), offset, false);
+    };
+    let sz = i64::try_from(meta.len()).unwrap_or(i64::MAX);
+    let (mut offset, mut length) = (offset, length);
+    let mut overflow = false;
+    if sz > offset.saturating_add(length) {
+        overflow = true;
+        offset = sz - 1;
+    }
+    if offset.saturating_add(length) > sz {
+        if offset > sz - 1 {
+            length = 0;
+        }
+        offset = sz - length;
+    }
+    offset = offset.max(0);
+    length = length.max(0);
+    let data = if length == 0 {
+        Vec::new()
+    } else {
+        read_at(path, offset.unsigned_abs(), Some(length.unsigned_abs())).unwrap_or_default()
+    };
+    (data, sz, overflow)
+}
+
+/// The daemon's own log: `YYYY-MM-DD HH:MM:SS,mmm LEVEL message`.
+#[derive(Debug)]
+pub struct MainLog {
+    /// The file, unless `logfile=syslog` or it could not be opened.
+    pub sink: Option<Rc<Sink>>,
+    /// Lowest level written.
+    pub level: Level,
+    /// Also echo to stdout (nodaemon and not silent).
+    pub echo: bool,
+}
+
+impl MainLog {
+    /// Writes one line if `level` passes the filter.
+    pub fn log(&self, level: Level, msg: &str) {
+        if level < self.level {
+            return;
+        }
+        let line = format!("{} {} {}\n", timestamp(), level_name(level), msg);
+        if let Some(s) = &self.sink {
+            s.write(line.as_bytes());
+        }
+        if self.echo {
+            let _ = std::io::stdout().write_all(line.as_bytes());
+        }
+    }
+}
+
+/// supervisord's level names.
+pub fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Debug => "DEBG",
+        Level::Info => "INFO",
+        Level::Warn => "WARN",
+        Level::Critical => "CRIT",
+    }
+}
+
+/// Local time as `YYYY-MM-DD HH:MM:SS,mmm`.
+pub fn timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let t = warden_sys::clock::local_time(i64::try_from(now.as_secs()).unwrap_or(0));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        now.subsec_millis()
+    )
+}
+
+/// Reads a child's pipe until EOF, writing everything into `sink` (or
+/// dropping it when there is no log). With `strip_ansi`, escape sequences are
+/// removed per chunk as supervisord's `stripEscapes` does.
+pub async fn capture(
+    rx: tokio::net::unix::pipe::Receiver,
+    sink: Option<Rc<Sink>>,
+    strip_ansi: bool,
+) {
+    // One read buffer for all pipes of this thread: a task borrows it only
+    // between readiness and the end of its (synchronous) write, so 2000
+    // idle pipes cost no buffer memory.
+    thread_local! {
+        static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; 64 * 1024]);
+    }
+    loop {
+        if rx.readable().await.is_err() {
+            break;
+        }
+        let done = BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            match rx.try_read(&mut buf) {
+                Ok(0) => true,
+                Ok(n) => {
+                    if let Some(s) = &sink {
+                        if strip_ansi {
+                            s.write(&strip_escapes(&buf[..n]));
+                        } else {
+                            s.write(&buf[..n]);
+                        }
+                    }
+                    false
+                }
+                Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            }
+        });
+        if done {
+            break;
+        }
+    }
+}
+
+/// supervisord's `stripEscapes`: drops `ESC [` up to a terminator letter.
+pub fn strip_escapes(s: &[u8]) -> Vec<u8> {
+    const TERMINATORS: &[u8] = b"HfABCDRsuJKhlpm";
+    let mut out = Vec::with_capacity(s.len());
+    let mut show = true;
+    let mut i = 0;
+    while i < s.len() {
+        if !show && TERMINATORS.contains(&s[i]) {
+            show = true;
+        } else if show {
+            match s[i..].windows(2).position(|w| w == b"\x1b[") {
+                None => {
+                    out.extend_from_slice(&s[i..]);
+                    return out;
+                }
+                Some(n) => {
+                    out.extend_from_slice(&s[i..i + n]);
+                    i += n;
+                    show = false;
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_and_tail_follow_supervisord() {
+        let dir = std::env::temp_dir().join(format!("wsup-logs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f.log");
+        std::fs::write(&p, b"0123456789").unwrap();
+        assert_eq!(read_file(&p, -3, 0).unwrap(), b"789");
+        assert_eq!(read_file(&p, 2, 3).unwrap(), b"234");
+        assert_eq!(read_file(&p, 8, 0).unwrap(), b"89");
+        assert_eq!(read_file(&p, -3, 1), Err("BAD_ARGUMENTS"));
+        assert_eq!(read_file(&p, 0, -1), Err("BAD_ARGUMENTS"));
+        assert_eq!(tail_file(&p, 0, 4), (b"6789".to_vec(), 10, true));
+        assert_eq!(tail_file(&p, 10, 4), (Vec::new(), 10, false));
+        let s = Sink::open(&p, 12, 2).unwrap();
+        s.write(b"abc");
+        assert!(dir.join("f.log.1").exists());
+        assert_eq!(s.len(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn strips_ansi_like_supervisord() {
+        assert_eq!(strip_escapes(b"a\x1b[31mred\x1b[0m b"), b"ared b");
+        assert_eq!(strip_escapes(b"plain"), b"plain");
+    }
+}

@@ -1,0 +1,800 @@
+//! supervisord's process state machine as a pure function.
+//!
+//! [`step`] takes the current [`Fsm`], one [`Event`] and a [`Ctx`] (time,
+//! policy, whether the daemon is running) and returns the next `Fsm` plus the
+//! [`Effect`]s the engine must carry out (spawn, signal, log, arm a timer).
+//! Nothing here touches the OS, so the whole (state × event) table is unit
+//! tested below.
+//!
+//! The rules are supervisord 4.3.0's `Subprocess.spawn/finish/kill/transition`
+//! with its quirks: RUNNING needs `now - laststart > startsecs` (strictly
+//! greater); an exit inside `startsecs` is BACKOFF whatever the code; the
+//! backoff delay grows 1, 2, 3 s; more than `startretries` backoffs is FATAL;
+//! an exit after `startsecs` restarts at once per `autorestart`; a stop sends
+//! `stopsignal` (to the group with `stopasgroup`) and SIGKILL (to the group
+//! with `killasgroup`) every `stopwaitsecs` until the child is reaped.
+//! Deviation on purpose: deadlines fire when due (armed timers), not on
+//! supervisord's 1 s poll.
+
+use warden_config::AutoRestart;
+
+/// Milliseconds on the engine's monotonic clock.
+pub type Ms = u64;
+
+/// supervisord's process states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// STOPPED (0)
+    Stopped,
+    /// STARTING (10)
+    Starting,
+    /// RUNNING (20)
+    Running,
+    /// BACKOFF (30)
+    Backoff,
+    /// STOPPING (40)
+    Stopping,
+    /// EXITED (100)
+    Exited,
+    /// FATAL (200)
+    Fatal,
+    /// UNKNOWN (1000)
+    Unknown,
+}
+
+impl State {
+    /// All states, for table tests.
+    pub const ALL: [State; 8] = [
+        State::Stopped,
+        State::Starting,
+        State::Running,
+        State::Backoff,
+        State::Stopping,
+        State::Exited,
+        State::Fatal,
+        State::Unknown,
+    ];
+
+    /// The wire form.
+    pub fn wire(self) -> warden_xmlrpc::info::ProcessState {
+        use warden_xmlrpc::info::ProcessState as P;
+        match self {
+            State::Stopped => P::Stopped,
+            State::Starting => P::Starting,
+            State::Running => P::Running,
+            State::Backoff => P::Backoff,
+            State::Stopping => P::Stopping,
+            State::Exited => P::Exited,
+            State::Fatal => P::Fatal,
+            State::Unknown => P::Unknown,
+        }
+    }
+
+    /// RUNNING_STATES: "already started", can be stopped.
+    pub fn is_running(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Backoff)
+    }
+
+    /// STOPPED_STATES: what a waiting stop waits for.
+    pub fn is_stopped(self) -> bool {
+        matches!(
+            self,
+            State::Stopped | State::Exited | State::Fatal | State::Unknown
+        )
+    }
+
+    /// SIGNALLABLE_STATES.
+    pub fn is_signallable(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Stopping)
+    }
+}
+
+/// Main-log levels used by the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// DEBG
+    Debug,
+    /// INFO
+    Info,
+    /// WARN
+    Warn,
+    /// CRIT
+    Critical,
+}
+
+/// How a reaped child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `exit(code)`.
+    Code(i32),
+    /// Killed by signal.
+    Signal {
+        /// The signal number.
+        signal: i32,
+        /// Core dumped.
+        core: bool,
+    },
+}
+
+impl Exit {
+    /// supervisord's `decode_wait_status`: (es, message). A signal gives -1.
+    pub fn decode(self) -> (i32, String) {
+        match self {
+            Exit::Code(c) => (c, format!("exit status {c}")),
+            Exit::Signal { signal, core } => {
+                let name = crate::signame(signal);
+                let mut m = format!("terminated by {name}");
+                if core {
+                    m.push_str(" (core dumped)");
+                }
+                (-1, m)
+            }
+        }
+    }
+}
+
+/// The policy part of a program's config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Process name (for log lines).
+    pub name: String,
+    /// `autostart`.
+    pub autostart: bool,
+    /// `autorestart`.
+    pub autorestart: AutoRestart,
+    /// `startsecs`.
+    pub startsecs: i64,
+    /// `startretries`.
+    pub startretries: i64,
+    /// `exitcodes`.
+    pub exitcodes: Vec<u8>,
+    /// `stopsignal`.
+    pub stopsignal: i32,
+    /// `stopwaitsecs`.
+    pub stopwaitsecs: i64,
+    /// `stopasgroup`.
+    pub stopasgroup: bool,
+    /// `killasgroup`.
+    pub killasgroup: bool,
+}
+
+impl Policy {
+    /// From a validated process config.
+    pub fn from_config(p: &warden_config::ProcessConfig) -> Policy {
+        Policy {
+            name: p.name.clone(),
+            autostart: p.autostart,
+            autorestart: p.autorestart,
+            startsecs: p.startsecs,
+            startretries: p.startretries,
+            exitcodes: p.exitcodes.clone(),
+            stopsignal: p.stopsignal,
+            stopwaitsecs: p.stopwaitsecs,
+            stopasgroup: p.stopasgroup,
+            killasgroup: p.killasgroup,
+        }
+    }
+
+    fn expected(&self, es: i32) -> bool {
+        u8::try_from(es).is_ok_and(|c| self.exitcodes.contains(&c))
+    }
+}
+
+/// The state machine's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fsm {
+    /// Current state.
+    pub state: State,
+    /// Consecutive failed starts.
+    pub backoff: i64,
+    /// Last spawn attempt (monotonic), if any.
+    pub laststart: Option<Ms>,
+    /// Deadline of the pending backoff or stop, 0 if none.
+    pub delay: Ms,
+    /// A stop signal was sent and the child is not reaped yet.
+    pub killing: bool,
+    /// Last spawn error.
+    pub spawnerr: Option<String>,
+    /// Last exit status (-1 after a signal).
+    pub exitstatus: Option<i32>,
+    /// The live child's pid.
+    pub pid: Option<i32>,
+}
+
+impl Default for Fsm {
+    fn default() -> Self {
+        Fsm {
+            state: State::Stopped,
+            backoff: 0,
+            laststart: None,
+            delay: 0,
+            killing: false,
+            spawnerr: None,
+            exitstatus: None,
+            pid: None,
+        }
+    }
+}
+
+/// Inputs to [`step`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A time-driven re-evaluation (daemon start, a deadline fired).
+    Tick,
+    /// A start request (user or autorestart).
+    Start,
+    /// The spawn effect forked a child.
+    Spawned(i32),
+    /// The spawn effect failed before exec (command not found, pipes, fork).
+    SpawnFailed(String),
+    /// The child was reaped.
+    Exited(Exit),
+    /// An administrative stop.
+    Stop,
+    /// Shutdown of a process in BACKOFF: give up.
+    GiveUp,
+    /// `kill()` failed with an error other than ESRCH.
+    KillFailed(String),
+}
+
+/// What the engine must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Fork and exec the program, then feed `Spawned` or `SpawnFailed`.
+    Spawn,
+    /// Send a signal to the child (`group`: to its process group).
+    Signal {
+        /// Signal number.
+        signal: i32,
+        /// To `-pgid`.
+        group: bool,
+    },
+    /// Write a main-log line.
+    Log(Level, String),
+    /// Deliver a `Tick` at this time.
+    Timer(Ms),
+    /// The state changed (for waiters and events).
+    Changed(State, State),
+}
+
+/// Context of one step.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// Now, monotonic.
+    pub now: Ms,
+    /// The daemon's mood is RUNNING (auto-spawning allowed).
+    pub running: bool,
+    /// The program's policy.
+    pub policy: &'a Policy,
+}
+
+/// Error for a request the state machine refuses (a stop with no child).
+pub type Refusal = Option<String>;
+
+fn secs(s: i64) -> Ms {
+    u64::try_from(s.max(0)).unwrap_or(0).saturating_mul(1000)
+}
+
+struct Out {
+    fsm: Fsm,
+    effects: Vec<Effect>,
+}
+
+impl Out {
+    fn set(&mut self, to: State) {
+        let from = self.fsm.state;
+        if from != to {
+            self.fsm.state = to;
+            self.effects.push(Effect::Changed(from, to));
+        }
+    }
+    fn log(&mut self, level: Level, msg: String) {
+        self.effects.push(Effect::Log(level, msg));
+    }
+    fn enter_backoff(&mut self, now: Ms) {
+        self.set(State::Backoff);
+        self.fsm.backoff += 1;
+        self.fsm.delay = now + secs(self.fsm.backoff);
+    }
+}
+
+/// One transition: `(state, event) -> (state, effects)`.
+pub fn step(fsm: &Fsm, event: &Event, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>) {
+    let mut o = Out {
+        fsm: fsm.clone(),
+        effects: Vec::new(),
+    };
+    let p = ctx.policy;
+    let now = ctx.now;
+    match event {
+        Event::Tick => {}
+        Event::Start => {
+            spawn(&mut o, p, now);
+            return (o.fsm, o.effects);
+        }
+        Event::Spawned(_) | Event::SpawnFailed(_) if o.fsm.state != State::Starting => {}
+        Event::Exited(_) if o.fsm.pid.is_none() => {}
+        Event::Spawned(pid) => {
+            o.fsm.pid = Some(*pid);
+            o.fsm.spawnerr = None;
+            o.log(Level::Info, format!("spawned: '{}' with pid {pid}", p.name));
+            o.fsm.delay = now + secs(p.startsecs);
+        }
+        Event::SpawnFailed(msg) => {
+            o.fsm.spawnerr = Some(msg.clone());
+            o.log(Level::Info, format!("spawnerr: {msg}"));
+            o.enter_backoff(now);
+        }
+        Event::Exited(exit) => finish(&mut o, p, now, *exit),
+        Event::Stop => {
+            let _ = stop(&mut o, p, now);
+        }
+        Event::GiveUp => {
+            o.fsm.delay = 0;
+            o.fsm.backoff = 0;
+            o.set(State::Fatal);
+        }
+        Event::KillFailed(msg) => {
+            o.log(Level::Critical, msg.clone());
+            o.set(State::Unknown);
+            o.fsm.killing = false;
+            o.fsm.delay = 0;
+        }
+    }
+    if !matches!(event, Event::Start | Event::Stop) {
+        transition(&mut o, p, now, ctx.running);
+    }
+    (o.fsm, o.effects)
+}
+
+/// A stop request, with supervisord's result: `Some(message)` when there
+/// was no child to signal (the RPC layer turns it into FAILED).
+pub fn step_stop(fsm: &Fsm, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>, Refusal) {
+    let mut o = Out {
+        fsm: fsm.clone(),
+        effects: Vec::new(),
+    };
+    let r = stop(&mut o, ctx.policy, ctx.now);
+    (o.fsm, o.effects, r)
+}
+
+fn spawn(o: &mut Out, p: &Policy, now: Ms) {
+    if o.fsm.pid.is_some() {
+        o.log(Level::Warn, format!("process '{}' already running", p.name));
+        return;
+    }
+    if !matches!(
+        o.fsm.state,
+        State::Exited | State::Fatal | State::Backoff | State::Stopped
+    ) {
+        return;
+    }
+    o.fsm.killing = false;
+    o.fsm.spawnerr = None;
+    o.fsm.exitstatus = None;
+    o.fsm.laststart = Some(now);
+    o.set(State::Starting);
+    o.effects.push(Effect::Spawn);
+}
+
+fn stop(o: &mut Out, p: &Policy, now: Ms) -> Refusal {
+    if o.fsm.state == State::Backoff {
+        o.log(
+            Level::Debug,
+            format!("Attempted to kill {}, which is in BACKOFF state.", p.name),
+        );
+        o.set(State::Stopped);
+        return None;
+    }
+    kill(o, p, now, p.stopsignal)
+}
+
+fn kill(o: &mut Out, p: &Policy, now: Ms, signal: i32) -> Refusal {
+    let Some(pid) = o.fsm.pid else {
+        let msg = format!(
+            "attempted to kill {} with sig {} but it wasn't running",
+            p.name,
+            crate::signame(signal)
+        );
+        o.log(Level::Debug, msg.clone());
+        return Some(msg);
+    };
+    let group = if o.fsm.state == State::Stopping {
+        p.killasgroup
+    } else {
+        p.stopasgroup
+    };
+    o.log(
+        Level::Debug,
+        format!(
+            "killing {} (pid {pid}) {}with signal {}",
+            p.name,
+            if group { "process group " } else { "" },
+            crate::signame(signal)
+        ),
+    );
+    o.fsm.killing = true;
+    o.fsm.delay = now + secs(p.stopwaitsecs);
+    o.set(State::Stopping);
+    o.effects.push(Effect::Signal { signal, group });
+    o.effects.push(Effect::Timer(o.fsm.delay));
+    None
+}
+
+fn finish(o: &mut Out, p: &Policy, now: Ms, exit: Exit) {
+    let (es, msg) = exit.decode();
+    let laststart = o.fsm.laststart.unwrap_or(0);
+    let too_quickly = now.saturating_sub(laststart) < secs(p.startsecs);
+    let expected = p.expected(es);
+    o.fsm.pid = None;
+    if o.fsm.killing {
+        o.fsm.killing = false;
+        o.fsm.delay = 0;
+        o.fsm.exitstatus = Some(es);
+        o.set(State::Stopped);
+        let level = if expected { Level::Info } else { Level::Warn };
+        o.log(level, format!("stopped: {} ({msg})", p.name));
+    } else if too_quickly && o.fsm.state == State::Starting {
+        o.fsm.exitstatus = None;
+        o.fsm.spawnerr = Some("Exited too quickly (process log may have details)".into());
+        o.log(
+            Level::Warn,
+            format!("exited: {} ({msg}; not expected)", p.name),
+        );
+        o.enter_backoff(now);
+    } else {
+        o.fsm.delay = 0;
+        o.fsm.backoff = 0;
+        o.fsm.exitstatus = Some(es);
+        if o.fsm.state == State::Starting {
+            o.set(State::Running);
+        }
+        if expected {
+            o.log(Level::Info, format!("exited: {} ({msg}; expected)", p.name));
+        } else {
+            o.fsm.spawnerr = Some(format!("Bad exit code {es}"));
+            o.log(
+                Level::Warn,
+                format!("exited: {} ({msg}; not expected)", p.name),
+            );
+        }
+        o.set(State::Exited);
+    }
+}
+
+/// supervisord's `transition()`: the time- and policy-driven moves.
+fn transition(o: &mut Out, p: &Policy, now: Ms, running: bool) {
+    let state = o.fsm.state;
+    if running {
+        match state {
+            State::Exited => {
+                let restart = match p.autorestart {
+                    AutoRestart::Always => true,
+                    AutoRestart::Unexpected => !o.fsm.exitstatus.is_some_and(|es| p.expected(es)),
+                    AutoRestart::Never => false,
+                };
+                if restart {
+                    spawn(o, p, now);
+                }
+            }
+            State::Stopped if o.fsm.laststart.is_none() && p.autostart => spawn(o, p, now),
+            State::Backoff if o.fsm.backoff <= p.startretries => {
+                if now > o.fsm.delay {
+                    spawn(o, p, now);
+                } else {
+                    o.effects.push(Effect::Timer(o.fsm.delay + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    match state {
+        State::Starting if o.fsm.pid.is_some() => {
+            let up = now.saturating_sub(o.fsm.laststart.unwrap_or(0));
+            if up > secs(p.startsecs) || p.startsecs <= 0 {
+                o.fsm.delay = 0;
+                o.fsm.backoff = 0;
+                o.set(State::Running);
+                o.log(
+                    Level::Info,
+                    format!(
+                        "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
+                        p.name, p.startsecs
+                    ),
+                );
+            } else {
+                // strictly greater: one millisecond past the boundary
+                o.effects.push(Effect::Timer(
+                    o.fsm.laststart.unwrap_or(0) + secs(p.startsecs) + 1,
+                ));
+            }
+        }
+        State::Backoff if o.fsm.backoff > p.startretries => {
+            o.fsm.delay = 0;
+            o.fsm.backoff = 0;
+            o.set(State::Fatal);
+            o.log(
+                Level::Info,
+                format!(
+                    "gave up: {} entered FATAL state, too many start retries too quickly",
+                    p.name
+                ),
+            );
+        }
+        State::Stopping if o.fsm.delay <= now => {
+            let pid = o.fsm.pid.unwrap_or(0);
+            o.log(
+                Level::Warn,
+                format!("killing '{}' ({pid}) with SIGKILL", p.name),
+            );
+            let _ = kill(o, p, now, 9);
+        }
+        State::Stopping => o.effects.push(Effect::Timer(o.fsm.delay)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            name: "x".into(),
+            autostart: true,
+            autorestart: AutoRestart::Unexpected,
+            startsecs: 1,
+            startretries: 3,
+            exitcodes: vec![0],
+            stopsignal: 15,
+            stopwaitsecs: 10,
+            stopasgroup: false,
+            killasgroup: false,
+        }
+    }
+
+    fn fsm(state: State, pid: Option<i32>) -> Fsm {
+        Fsm {
+            state,
+            pid,
+            laststart: Some(1000),
+            killing: state == State::Stopping,
+            delay: match state {
+                State::Stopping => 11_000,
+                State::Backoff => 3000,
+                _ => 0,
+            },
+            backoff: i64::from(state == State::Backoff),
+            exitstatus: (state == State::Exited).then_some(0),
+            ..Fsm::default()
+        }
+    }
+
+    fn run(f: &Fsm, e: &Event, now: Ms) -> (Fsm, Vec<Effect>) {
+        let p = policy();
+        step(
+            f,
+            e,
+            &Ctx {
+                now,
+                running: true,
+                policy: &p,
+            },
+        )
+    }
+
+    fn has_pid(s: State) -> Option<i32> {
+        matches!(s, State::Starting | State::Running | State::Stopping).then_some(42)
+    }
+
+    /// The (state × event) table: the resulting state of every pair.
+    #[test]
+    fn table() {
+        use State::*;
+        let events = [
+            Event::Tick,
+            Event::Start,
+            Event::Spawned(42),
+            Event::SpawnFailed("boom".into()),
+            Event::Exited(Exit::Code(0)),
+            Event::Exited(Exit::Code(1)),
+            Event::Stop,
+            Event::GiveUp,
+            Event::KillFailed("x".into()),
+        ];
+        // rows: state; columns as `events`; evaluated at t=1.5 s (inside startsecs)
+        let expect: [(State, [State; 9]); 8] = [
+            (
+                Stopped,
+                [
+                    Stopped, Starting, Stopped, Stopped, Stopped, Stopped, Stopped, Fatal, Unknown,
+                ],
+            ),
+            (
+                Starting,
+                [
+                    Starting, Starting, Starting, Backoff, Backoff, Backoff, Stopping, Fatal,
+                    Unknown,
+                ],
+            ),
+            (
+                Running,
+                [
+                    Running, Running, Running, Running, Exited, Starting, Stopping, Fatal, Unknown,
+                ],
+            ),
+            (
+                Backoff,
+                [
+                    Backoff, Starting, Backoff, Backoff, Backoff, Backoff, Stopped, Fatal, Unknown,
+                ],
+            ),
+            (
+                Stopping,
+                [
+                    Stopping, Stopping, Stopping, Stopping, Stopped, Stopped, Stopping, Fatal,
+                    Unknown,
+                ],
+            ),
+            (
+                Exited,
+                [
+                    Exited, Starting, Exited, Exited, Exited, Exited, Exited, Fatal, Unknown,
+                ],
+            ),
+            (
+                Fatal,
+                [
+                    Fatal, Starting, Fatal, Fatal, Fatal, Fatal, Fatal, Fatal, Unknown,
+                ],
+            ),
+            (
+                Unknown,
+                [
+                    Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Fatal, Unknown,
+                ],
+            ),
+        ];
+        for (state, row) in expect {
+            for (ev, want) in events.iter().zip(row) {
+                let mut f = fsm(state, has_pid(state));
+                if state == Stopped {
+                    f.laststart = Some(1000); // already started once: no autostart
+                }
+                let (got, _) = run(&f, ev, 1500);
+                assert_eq!(got.state, want, "{state:?} x {ev:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn startsecs_is_strictly_greater() {
+        let f = fsm(State::Starting, Some(1));
+        assert_eq!(run(&f, &Event::Tick, 2000).0.state, State::Starting);
+        assert_eq!(run(&f, &Event::Tick, 2001).0.state, State::Running);
+        let (_, e) = run(&f, &Event::Tick, 2000);
+        assert!(e.contains(&Effect::Timer(2001)));
+    }
+
+    #[test]
+    fn backoff_timeline_1_2_3_then_fatal() {
+        let p = policy();
+        let mut f = Fsm::default();
+        let mut now = 0;
+        let mut spawns = Vec::new();
+        for _ in 0..20 {
+            let ctx = Ctx {
+                now,
+                running: true,
+                policy: &p,
+            };
+            let (g, eff) = step(&f, &Event::Tick, &ctx);
+            f = g;
+            if eff.contains(&Effect::Spawn) {
+                spawns.push(now);
+                f = step(&f, &Event::Spawned(7), &ctx).0;
+                f = step(&f, &Event::Exited(Exit::Code(0)), &ctx).0;
+            }
+            if f.state == State::Fatal {
+                break;
+            }
+            now = eff
+                .iter()
+                .chain(step(&f, &Event::Tick, &ctx).1.iter())
+                .filter_map(|e| match e {
+                    Effect::Timer(t) => Some(*t),
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(now + 1);
+        }
+        assert_eq!(f.state, State::Fatal);
+        let secs: Vec<u64> = spawns.iter().map(|t| (t + 500) / 1000).collect();
+        assert_eq!(secs, vec![0, 1, 3, 6]);
+    }
+
+    #[test]
+    fn stop_escalates_to_sigkill_as_group() {
+        let mut p = policy();
+        p.killasgroup = true;
+        let f = fsm(State::Running, Some(9));
+        let ctx = Ctx {
+            now: 5000,
+            running: true,
+            policy: &p,
+        };
+        let (f, e) = step(&f, &Event::Stop, &ctx);
+        assert!(e.contains(&Effect::Signal {
+            signal: 15,
+            group: false
+        }));
+        let ctx = Ctx {
+            now: 15_000,
+            running: true,
+            policy: &p,
+        };
+        let (f, e) = step(&f, &Event::Tick, &ctx);
+        assert_eq!(f.state, State::Stopping);
+        assert!(e.contains(&Effect::Signal {
+            signal: 9,
+            group: true
+        }));
+        let (f, e) = step(
+            &f,
+            &Event::Exited(Exit::Signal {
+                signal: 9,
+                core: false,
+            }),
+            &ctx,
+        );
+        assert_eq!(f.state, State::Stopped);
+        assert_eq!(f.exitstatus, Some(-1));
+        assert!(e.contains(&Effect::Log(
+            Level::Warn,
+            "stopped: x (terminated by SIGKILL)".into()
+        )));
+    }
+
+    #[test]
+    fn autorestart_variants_after_running() {
+        for (ar, code, restarts) in [
+            (AutoRestart::Always, 0, true),
+            (AutoRestart::Never, 1, false),
+            (AutoRestart::Unexpected, 0, false),
+            (AutoRestart::Unexpected, 2, true),
+        ] {
+            let mut p = policy();
+            p.autorestart = ar;
+            let f = fsm(State::Running, Some(3));
+            let ctx = Ctx {
+                now: 9000,
+                running: true,
+                policy: &p,
+            };
+            let (g, _) = step(&f, &Event::Exited(Exit::Code(code)), &ctx);
+            assert_eq!(g.state == State::Starting, restarts, "{ar:?} {code}");
+            // no auto-spawn while the daemon is stopping
+            let ctx = Ctx {
+                running: false,
+                ..ctx
+            };
+            let (g, _) = step(&f, &Event::Exited(Exit::Code(code)), &ctx);
+            assert_eq!(g.state, State::Exited);
+        }
+    }
+
+    #[test]
+    fn stop_without_child_is_refused() {
+        let p = policy();
+        let ctx = Ctx {
+            now: 0,
+            running: true,
+            policy: &p,
+        };
+        let (_, _, r) = step_stop(&fsm(State::Exited, None), &ctx);
+        assert_eq!(
+            r.as_deref(),
+            Some("attempted to kill x with sig SIGTERM but it wasn't running")
+        );
+    }
+}
