@@ -666,7 +666,9 @@ impl Engine {
                 Ok(Some(info)) => Some(warden_sys::spawn::ChildCredentials {
                     uid: info.uid,
                     gid: info.gid,
-                    groups: vec![info.gid],
+                    // All of the user's groups, as supervisord's initgroups.
+                    groups: warden_sys::cred::group_list(&info.name, info.gid)
+                        .unwrap_or_else(|_| vec![info.gid]),
                 }),
                 _ => return Err(format!("couldn't setuid to {u}: no such user")),
             },

@@ -122,6 +122,17 @@ pub fn groups() -> std::io::Result<Vec<u32>> {
         .map_err(std::io::Error::from)
 }
 
+/// Every group `user` belongs to, `gid` included (`getgrouplist`): what
+/// `initgroups` would set, computed ahead of time so that a forked child can
+/// apply it with a plain `setgroups` (initgroups reads the group database and
+/// is not async-signal-safe).
+pub fn group_list(user: &str, gid: u32) -> std::io::Result<Vec<u32>> {
+    let name = CString::new(user).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+    nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(gid))
+        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+        .map_err(std::io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +145,6 @@ mod tests {
         assert_eq!(lookup_user("no-such-user-warden").unwrap(), None);
         assert_eq!(lookup_group("0").unwrap(), Some(0));
         assert_eq!(lookup_group("no-such-group-warden").unwrap(), None);
+        assert!(group_list("root", 0).unwrap().contains(&0));
     }
 }
