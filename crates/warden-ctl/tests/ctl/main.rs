@@ -329,6 +329,8 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn json_matches_text() {
+    // Two calls, two instants: an uptime may tick between them.
+    let uptime = regex::Regex::new(r"uptime \d+:\d\d:\d\d").unwrap();
     for (_, start) in SERVERS {
         let s = start_standard(*start);
         let text = run(&warden_ctl(), &s.conf, &["status"]);
@@ -342,8 +344,6 @@ fn json_matches_text() {
             let f: Vec<&str> = l.split_whitespace().collect();
             assert_eq!(o["namespec"], f[0]);
             assert_eq!(o["statename"], f[1]);
-            // Two calls, two instants: an uptime may tick between them.
-            let uptime = regex::Regex::new(r"uptime \d+:\d\d:\d\d").unwrap();
             let desc = o["description"].as_str().unwrap();
             let (l, desc) = (
                 uptime.replace(l, "uptime U"),
