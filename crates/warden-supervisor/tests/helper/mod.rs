@@ -293,8 +293,37 @@ pub fn same_unordered(r: &Sup, w: &Sup, args: &[&str]) -> String {
 
 /// Sorts the `<struct>` elements of a result array (for order-free compares).
 pub fn sort_structs(x: &str) -> String {
-    let mut parts: Vec<&str> = x.split("<value><struct>").collect();
+    const END: &str = "</struct></value>";
+    let mut parts: Vec<String> = x.split("<value><struct>").map(str::to_string).collect();
     let head = parts.remove(0);
+    // The last block carries the rest of the document after its own end:
+    // peel it off, or it would travel with whichever struct sorts last.
+    let tail = match parts.last_mut() {
+        Some(last) => match last.find(END) {
+            Some(i) => last.split_off(i + END.len()),
+            None => String::new(),
+        },
+        None => String::new(),
+    };
+    for p in &mut parts {
+        while p.ends_with('\n') {
+            p.pop();
+        }
+    }
     parts.sort_unstable();
-    format!("{head}<value><struct>{}", parts.join("<value><struct>"))
+    format!(
+        "{head}<value><struct>{}{tail}",
+        parts.join("\n<value><struct>")
+    )
+}
+
+#[test]
+fn sort_structs_keeps_the_document_whole() {
+    let doc =
+        "<data>\n<value><struct>B</struct></value>\n<value><struct>A</struct></value>\n</data>";
+    assert_eq!(
+        sort_structs(doc),
+        "<data>\n<value><struct>A</struct></value>\n<value><struct>B</struct></value>\n</data>"
+    );
+    assert_eq!(sort_structs(&sort_structs(doc)), sort_structs(doc));
 }
