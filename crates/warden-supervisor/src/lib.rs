@@ -42,7 +42,8 @@
 //! - `[eventlistener:x]`, `[fcgi-program:x]` and non-default
 //!   `[rpcinterface:x]` factories are parsed but not run (a warning is
 //!   logged); no events are emitted; `syslog` log targets are ignored.
-//! - `minfds`/`minprocs` are not enforced (no rlimit changes); the web UI at
+//! - `minfds`/`minprocs` are enforced as supervisord does, but the "Increased
+//!   RLIMIT_NOFILE limit" info lines are not logged; the web UI at
 //!   `GET /` is a stub page.
 //! - `reload`/SIGHUP re-reads the config and restarts the programs in the
 //!   same process but keeps the HTTP sockets bound at start.
@@ -188,7 +189,58 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if opts.check_config {
         return check_config(&loaded);
     }
+    if let Err(msg) = set_rlimits(&loaded.config.supervisord) {
+        eprintln!("Error: {msg}\nFor help, use {} -h", argv0(&args));
+        return 2;
+    }
     engine::run(path, opts, loaded)
+}
+
+/// supervisord's `set_rlimits_or_exit`: raise the soft limits to `minfds` and
+/// `minprocs` (and the hard ones too where they are lower, which only root
+/// may); if that is refused, the same message and a usage exit.
+fn set_rlimits(s: &warden_config::SupervisordSection) -> Result<(), String> {
+    use warden_sys::process::{rlimit, set_rlimit, Limit};
+    let checks = [
+        (
+            Limit::OpenFiles,
+            s.minfds,
+            "The minimum number of file descriptors required to run this process is {min} as \
+             per the \"minfds\" command-line argument or config file setting. The current \
+             environment will only allow you to open {hard} file descriptors.  Either raise the \
+             number of usable file descriptors in your environment (see README.rst) or lower the \
+             minfds setting in the config file to allow the process to start.",
+        ),
+        (
+            Limit::Processes,
+            s.minprocs,
+            "The minimum number of available processes required to run this program is {min} as \
+             per the \"minprocs\" command-line argument or config file setting. The current \
+             environment will only allow you to open {hard} processes.  Either raise the number \
+             of usable processes in your environment (see README.rst) or lower the minprocs \
+             setting in the config file to allow the process to start.",
+        ),
+    ];
+    for (limit, min, msg) in checks {
+        let Ok(min) = u64::try_from(min) else {
+            continue;
+        };
+        let Ok((soft, mut hard)) = rlimit(limit) else {
+            continue;
+        };
+        if soft >= min {
+            continue; // includes "unlimited"
+        }
+        if hard < min {
+            hard = min; // only root may raise it; otherwise setrlimit refuses
+        }
+        if set_rlimit(limit, min, hard).is_err() {
+            return Err(msg
+                .replace("{min}", &min.to_string())
+                .replace("{hard}", &hard.to_string()));
+        }
+    }
+    Ok(())
 }
 
 fn argv0(args: &[OsString]) -> String {

@@ -951,3 +951,49 @@ fn dev_stdout_logging_in_the_foreground_is_never_deleted() {
     });
     assert!(status.success(), "{status}");
 }
+
+/// `minfds` above what the environment allows: both refuse to start, with
+/// supervisord's message (quirk included) and a usage exit (2). Run
+/// unprivileged, since root may raise the hard limit.
+#[test]
+fn minfds_beyond_the_limit_is_refused_like_supervisord() {
+    let scratch = Scratch::new();
+    let dir = scratch.path();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let conf = dir.join("min.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[supervisord]\nnodaemon=true\nlogfile={d}/m.log\npidfile={d}/p.pid\nminfds=10000000\n\
+             [unix_http_server]\nfile={d}/s.sock\n[rpcinterface:supervisor]\n\
+             supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = |exe: std::path::PathBuf| {
+        let mut c = if warden_sys::process::geteuid() == 0 {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(exe);
+            c
+        } else {
+            std::process::Command::new(exe)
+        };
+        let o = c.arg("-c").arg(&conf).current_dir("/").output().unwrap();
+        let text = String::from_utf8_lossy(&o.stderr).into_owned();
+        // The usage line names the program.
+        let first = text.lines().next().unwrap_or_default().to_string();
+        (first, o.status.code())
+    };
+    let real = run(helper::supervisor_bin().join("supervisord"));
+    let ours = run(test_programs::bin("warden-supervisord"));
+    assert_eq!(real.1, Some(2));
+    assert!(
+        real.0.contains("minimum number of file descriptors"),
+        "{real:?}"
+    );
+    assert_eq!(ours, real);
+}

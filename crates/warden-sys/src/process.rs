@@ -295,6 +295,47 @@ pub fn execvp(argv: &[std::ffi::CString]) -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
+/// A resource limit that supervisors adjust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// `RLIMIT_NOFILE`: open file descriptors.
+    OpenFiles,
+    /// `RLIMIT_NPROC`: processes of the real user.
+    Processes,
+}
+
+/// `getrlimit`: `(soft, hard)`, with `u64::MAX` for "unlimited".
+pub fn rlimit(l: Limit) -> std::io::Result<(u64, u64)> {
+    // SAFETY: a zeroed rlimit is a valid out-parameter.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: rl is a valid out-pointer. (The constants are passed inline:
+    // glibc and musl give the resource argument different types.)
+    let ret = unsafe {
+        match l {
+            Limit::OpenFiles => libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut rl),
+            Limit::Processes => libc::getrlimit(libc::RLIMIT_NPROC, &raw mut rl),
+        }
+    };
+    cvt(ret)?;
+    Ok((rl.rlim_cur as u64, rl.rlim_max as u64))
+}
+
+/// `setrlimit`: raising `hard` needs `CAP_SYS_RESOURCE`.
+pub fn set_rlimit(l: Limit, soft: u64, hard: u64) -> std::io::Result<()> {
+    let rl = libc::rlimit {
+        rlim_cur: soft as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: rl is a valid, initialised rlimit.
+    let ret = unsafe {
+        match l {
+            Limit::OpenFiles => libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl),
+            Limit::Processes => libc::setrlimit(libc::RLIMIT_NPROC, &raw const rl),
+        }
+    };
+    cvt(ret).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
