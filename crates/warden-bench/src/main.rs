@@ -130,10 +130,16 @@ fn main() {
     let scale_rounds = if args.quick { 1 } else { 3 };
     let mut results = Vec::new();
     for &n in &ns {
-        for _ in 0..scale_rounds {
+        for round in 0..scale_rounds {
             for (k, kind) in kinds.iter().enumerate() {
                 eprintln!("  {} N={n}", kind.name);
                 let mut s = supervisors::Scale::default();
+                // Idle once per (N, supervisor): a counter that should read 0.
+                let idle = if round == 0 {
+                    idle
+                } else {
+                    std::time::Duration::ZERO
+                };
                 supervisors::scale_round(kind, n, idle, &mut s);
                 results.push((n, k, s));
             }

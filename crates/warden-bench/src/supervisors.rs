@@ -191,13 +191,15 @@ pub fn scale_round(kind: &Kind, n: usize, idle: Duration, out: &mut Scale) {
     if let Some(kb) = status_field(pid, "VmRSS") {
         out.rss_mib.push(kb / 1024.0);
     }
-    // Idle: nobody talks to it.
-    let (c0, w0) = (cpu_seconds(pid), wakeups(pid));
-    std::thread::sleep(idle);
-    if let (Some(c0), Some(c1), Some(w0), Some(w1)) = (c0, cpu_seconds(pid), w0, wakeups(pid)) {
-        out.idle_cpu_pct
-            .push((c1 - c0) / idle.as_secs_f64() * 100.0);
-        out.idle_wakeups.push((w1 - w0) / idle.as_secs_f64());
+    // Idle: nobody talks to it (measured when `idle` is not zero).
+    if !idle.is_zero() {
+        let (c0, w0) = (cpu_seconds(pid), wakeups(pid));
+        std::thread::sleep(idle);
+        if let (Some(c0), Some(c1), Some(w0), Some(w1)) = (c0, cpu_seconds(pid), w0, wakeups(pid)) {
+            out.idle_cpu_pct
+                .push((c1 - c0) / idle.as_secs_f64() * 100.0);
+            out.idle_wakeups.push((w1 - w0) / idle.as_secs_f64());
+        }
     }
     let reps = if n >= 1000 { 3 } else { 5 };
     for _ in 0..reps {
