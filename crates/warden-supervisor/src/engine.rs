@@ -248,10 +248,9 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         engine.startup_messages();
         daemon.notify_ready();
         let code = engine.run(rx).await;
-        // let the answer to a `shutdown` call reach its client
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         daemon.notify_stopping();
-        drop(servers);
+        // Let the answer to a `shutdown` call reach its client, then close.
+        servers.shutdown(std::time::Duration::from_millis(500)).await;
         for s in &engine.config.unix_http_servers {
             let _ = std::fs::remove_file(&s.file);
         }

@@ -26,11 +26,35 @@ use crate::logs::Sink;
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// Listening servers; dropping it stops accepting.
-pub struct Servers(Vec<tokio::task::JoinHandle<()>>);
+pub struct Servers {
+    accept: Vec<tokio::task::JoinHandle<()>>,
+    graceful: Option<Rc<hyper_util::server::graceful::GracefulShutdown>>,
+}
+
+impl Servers {
+    /// Stops accepting, then lets every connection finish the response it
+    /// is writing (the answer to a `shutdown` call, say) and closes it;
+    /// returns when all are closed, or after `limit` (a `tail -f` stream
+    /// never finishes by itself).
+    pub async fn shutdown(mut self, limit: std::time::Duration) {
+        let accept = std::mem::take(&mut self.accept);
+        for h in &accept {
+            h.abort();
+        }
+        // Once the accept loops are gone, their handles on the graceful
+        // shutdown are too, and it can be taken back.
+        for h in accept {
+            let _ = h.await;
+        }
+        if let Some(g) = self.graceful.take().and_then(|g| Rc::try_unwrap(g).ok()) {
+            let _ = tokio::time::timeout(limit, g.shutdown()).await;
+        }
+    }
+}
 
 impl Drop for Servers {
     fn drop(&mut self) {
-        for h in &self.0 {
+        for h in &self.accept {
             h.abort();
         }
     }
@@ -49,6 +73,7 @@ struct Shared {
 pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers, String> {
     let busy = "Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.";
     let mut handles = Vec::new();
+    let graceful = Rc::new(hyper_util::server::graceful::GracefulShutdown::new());
     for s in &config.unix_http_servers {
         if std::os::unix::net::UnixStream::connect(&s.file).is_ok() {
             return Err(busy.into());
@@ -68,9 +93,10 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
             tx: tx.clone(),
             creds: s.credentials.clone(),
         });
+        let g = graceful.clone();
         handles.push(tokio::task::spawn_local(async move {
             while let Ok((stream, _)) = l.accept().await {
-                serve(hyper_util::rt::TokioIo::new(stream), shared.clone());
+                serve(hyper_util::rt::TokioIo::new(stream), shared.clone(), g.watcher());
             }
         }));
     }
@@ -93,28 +119,31 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
             tx: tx.clone(),
             creds: s.credentials.clone(),
         });
+        let g = graceful.clone();
         handles.push(tokio::task::spawn_local(async move {
             while let Ok((stream, _)) = l.accept().await {
                 let _ = stream.set_nodelay(true);
-                serve(hyper_util::rt::TokioIo::new(stream), shared.clone());
+                serve(hyper_util::rt::TokioIo::new(stream), shared.clone(), g.watcher());
             }
         }));
     }
-    Ok(Servers(handles))
+    Ok(Servers {
+        accept: handles,
+        graceful: Some(graceful),
+    })
 }
 
-fn serve<I>(io: I, shared: Rc<Shared>)
+fn serve<I>(io: I, shared: Rc<Shared>, watcher: hyper_util::server::graceful::Watcher)
 where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     tokio::task::spawn_local(async move {
         let svc = hyper::service::service_fn(move |req| {
             let shared = shared.clone();
             async move { Ok::<_, Infallible>(handle(req, &shared).await) }
         });
-        let _ = hyper::server::conn::http1::Builder::new()
-            .serve_connection(io, svc)
-            .await;
+        let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+        let _ = watcher.watch(conn).await;
     });
 }
 
