@@ -391,7 +391,7 @@ pub fn restart_supervisors(t: &Tools, kinds: &[crate::supervisors::Kind]) -> Vec
                             "--foreground",
                             "--respawn",
                             "--attempts=100",
-                            "--delay=1",
+                            "--delay=10",
                             "--name=crash",
                         ])
                         .arg(format!("--pidfiles={}", dir.display()))

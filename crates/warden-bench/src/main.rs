@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! warden-bench --warden PATH --programs DIR [--venv-python PATH]
-//!              [--rounds N] [--quick] [--out FILE]
+//!              [--rounds N] [--quick] [--out FILE] [--only 1,2,3,4]
 //! ```
 
 #![forbid(unsafe_code)]
@@ -25,6 +25,8 @@ struct Args {
     rounds: usize,
     quick: bool,
     out: PathBuf,
+    /// Only these figures (all when empty).
+    only: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         rounds: 30,
         quick: false,
         out: PathBuf::from("docs/benchmarks.md"),
+        only: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--quick" => a.quick = true,
             "--out" => a.out = val()?.into(),
+            "--only" => a.only = val()?.split(',').map(str::to_string).collect(),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -115,58 +119,67 @@ fn main() {
             client: vec![bin.join("supervisorctl").into()],
         });
     }
+    let want = |f: &str| args.only.is_empty() || args.only.iter().any(|o| o == f);
     let mut tables: Vec<(String, Table)> = Vec::new();
-    eprintln!("figure 1: daemonize ({rounds} rounds)");
-    let (start, stop) = figures::daemonize(&tools, rounds);
-    tables.push(("1".into(), start));
-    tables.push(("1".into(), stop));
-    eprintln!("figure 2: supervisor scale");
-    let ns: Vec<usize> = if args.quick {
-        vec![1, 10, 100]
-    } else {
-        vec![1, 100, 1000]
-    };
-    let idle = std::time::Duration::from_secs(if args.quick { 5 } else { 30 });
-    let scale_rounds = if args.quick { 1 } else { 3 };
-    let mut results = Vec::new();
-    for &n in &ns {
-        for round in 0..scale_rounds {
-            for (k, kind) in kinds.iter().enumerate() {
-                eprintln!("  {} N={n}", kind.name);
-                let mut s = supervisors::Scale::default();
-                // Idle once per (N, supervisor): a counter that should read 0.
-                let idle = if round == 0 {
-                    idle
-                } else {
-                    std::time::Duration::ZERO
-                };
-                supervisors::scale_round(kind, n, idle, &mut s);
-                results.push((n, k, s));
+    if want("1") {
+        eprintln!("figure 1: daemonize ({rounds} rounds)");
+        let (start, stop) = figures::daemonize(&tools, rounds);
+        tables.push(("1".into(), start));
+        tables.push(("1".into(), stop));
+    }
+    if want("2") {
+        eprintln!("figure 2: supervisor scale");
+        let ns: Vec<usize> = if args.quick {
+            vec![1, 10, 100]
+        } else {
+            vec![1, 100, 1000]
+        };
+        let idle = std::time::Duration::from_secs(if args.quick { 5 } else { 30 });
+        let scale_rounds = if args.quick { 1 } else { 3 };
+        let mut results = Vec::new();
+        for &n in &ns {
+            for round in 0..scale_rounds {
+                for (k, kind) in kinds.iter().enumerate() {
+                    eprintln!("  {} N={n}", kind.name);
+                    let mut s = supervisors::Scale::default();
+                    // Idle once per (N, supervisor): a counter that should read 0.
+                    let idle = if round == 0 {
+                        idle
+                    } else {
+                        std::time::Duration::ZERO
+                    };
+                    supervisors::scale_round(kind, n, idle, &mut s);
+                    results.push((n, k, s));
+                }
             }
         }
+        let scale = supervisors::scale_tables(&kinds, &ns, &results);
+        let n_scale = scale.len();
+        for (i, t) in scale.into_iter().enumerate() {
+            tables.push((if i + 1 == n_scale { "5" } else { "2" }.into(), t));
+        }
+        let svg_path = args.out.with_file_name("benchmarks-scale.svg");
+        if let Some(dir) = svg_path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&svg_path, supervisors::scale_svg(&kinds, &ns, &results));
     }
-    let scale = supervisors::scale_tables(&kinds, &ns, &results);
-    let n_scale = scale.len();
-    for (i, t) in scale.into_iter().enumerate() {
-        tables.push((if i + 1 == n_scale { "5" } else { "2" }.into(), t));
+    if want("3") {
+        let sups = figures::restart_supervisors(&tools, &kinds);
+        for mode in [Crash::ExitAtOnce, Crash::Sigkill] {
+            eprintln!("figure 3: crash to restart");
+            tables.push((
+                "3".into(),
+                figures::crash_to_restart(&tools, &sups, mode, restarts),
+            ));
+        }
     }
-    let svg_path = args.out.with_file_name("benchmarks-scale.svg");
-    if let Some(dir) = svg_path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    if want("4") {
+        eprintln!("figure 4: log capture");
+        let (mbps, cpu) = figures::log_capture(&tools, &kinds, capture_bytes, capture_rounds);
+        tables.push(("4".into(), mbps));
+        tables.push(("4".into(), cpu));
     }
-    let _ = std::fs::write(&svg_path, supervisors::scale_svg(&kinds, &ns, &results));
-    let sups = figures::restart_supervisors(&tools, &kinds);
-    for mode in [Crash::ExitAtOnce, Crash::Sigkill] {
-        eprintln!("figure 3: crash to restart");
-        tables.push((
-            "3".into(),
-            figures::crash_to_restart(&tools, &sups, mode, restarts),
-        ));
-    }
-    eprintln!("figure 4: log capture");
-    let (mbps, cpu) = figures::log_capture(&tools, &kinds, capture_bytes, capture_rounds);
-    tables.push(("4".into(), mbps));
-    tables.push(("4".into(), cpu));
 
     let linkage = std::process::Command::new("file")
         .arg("-L")
