@@ -20,6 +20,9 @@ pub struct LocalTime {
 
 /// `localtime_r(secs)`: the local time of Unix time `secs`. Falls back to
 /// the epoch fields when the C library cannot convert.
+// libc deprecates `time_t` on musl only (it will follow musl's 64-bit
+// change); the alias is the C library's own type either way.
+#[allow(deprecated)]
 pub fn local_time(secs: i64) -> LocalTime {
     let t: libc::time_t = secs as libc::time_t;
     // SAFETY: a zeroed tm is a valid out-parameter; both pointers are valid.
