@@ -250,7 +250,9 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         let code = engine.run(rx).await;
         daemon.notify_stopping();
         // Let the answer to a `shutdown` call reach its client, then close.
-        servers.shutdown(std::time::Duration::from_millis(500)).await;
+        servers
+            .shutdown(std::time::Duration::from_millis(500))
+            .await;
         for s in &engine.config.unix_http_servers {
             let _ = std::fs::remove_file(&s.file);
         }

@@ -96,7 +96,11 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
         let g = graceful.clone();
         handles.push(tokio::task::spawn_local(async move {
             while let Ok((stream, _)) = l.accept().await {
-                serve(hyper_util::rt::TokioIo::new(stream), shared.clone(), g.watcher());
+                serve(
+                    hyper_util::rt::TokioIo::new(stream),
+                    shared.clone(),
+                    g.watcher(),
+                );
             }
         }));
     }
@@ -123,7 +127,11 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
         handles.push(tokio::task::spawn_local(async move {
             while let Ok((stream, _)) = l.accept().await {
                 let _ = stream.set_nodelay(true);
-                serve(hyper_util::rt::TokioIo::new(stream), shared.clone(), g.watcher());
+                serve(
+                    hyper_util::rt::TokioIo::new(stream),
+                    shared.clone(),
+                    g.watcher(),
+                );
             }
         }));
     }
