@@ -98,11 +98,35 @@ pub fn kill(pid: i32, sig: Signal) {
     }
 }
 
-/// Kills a spawned child and its process group, and reaps it.
+/// Every descendant of `pid` (children first found, then theirs), read from
+/// `/proc/<pid>/task/<pid>/children` while the parents are still alive.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut all = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let kids: Vec<i32> = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        todo.extend(&kids);
+        all.extend(kids);
+    }
+    all
+}
+
+/// Kills a spawned child, its process group and every descendant (a
+/// supervisor's programs live in process groups of their own and would
+/// otherwise outlive it), and reaps it.
 pub fn kill_child(mut c: Child) {
-    if let Some(p) = Pid::from_raw(c.id() as i32) {
+    let pid = c.id() as i32;
+    let tree = descendants(pid);
+    if let Some(p) = Pid::from_raw(pid) {
         let _ = warden_sys::signal::kill_process_group(p, Signal::KILL);
         let _ = warden_sys::signal::kill_process(p, Signal::KILL);
+    }
+    for d in tree {
+        kill(d, Signal::KILL);
     }
     let _ = c.wait();
 }
