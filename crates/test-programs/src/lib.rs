@@ -52,6 +52,23 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut cond: impl FnMut() -> Opti
     }
 }
 
+/// Polls `cond` until it holds or `timeout` passes; never panics (for
+/// cleanups, and for callers that report a timeout their own way).
+pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
 /// Fields of `/proc/<pid>/stat` (state, ppid, pgrp, session, tty_nr).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {

@@ -584,14 +584,11 @@ fn tail_follow_streams_until_interrupted() {
             }
             assert!(String::from_utf8_lossy(&got).starts_with("==> Press Ctrl-C to exit <==\n"));
             test_programs::kill(pid, "INT");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let status = loop {
-                if let Some(st) = child.try_wait().unwrap() {
-                    break st;
-                }
-                assert!(Instant::now() < deadline, "tail -f did not stop on SIGINT");
-                std::thread::sleep(Duration::from_millis(20));
-            };
+            let status = test_programs::wait_for(
+                Duration::from_secs(10),
+                "tail -f to stop on SIGINT",
+                || child.try_wait().unwrap(),
+            );
             assert_eq!(status.code(), Some(0));
             while let Ok(d) = rx.recv_timeout(Duration::from_millis(500)) {
                 got.extend(d);
@@ -642,24 +639,23 @@ fn fg_sends_stdin_and_shows_output() {
             }
         }
         drop(stdin); // EOF ends fg.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                break st;
+        let mut status = None;
+        let ended = test_programs::poll_until(Duration::from_secs(10), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        });
+        if !ended {
+            while let Ok(d) = rx.recv_timeout(Duration::from_millis(100)) {
+                got.extend(d);
             }
-            if Instant::now() > deadline {
-                while let Ok(d) = rx.recv_timeout(Duration::from_millis(100)) {
-                    got.extend(d);
-                }
-                let pid = child.id();
-                let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                panic!(
-                    "fg did not end on EOF: {:?} {st}",
-                    String::from_utf8_lossy(&got)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+            let pid = child.id();
+            let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            panic!(
+                "fg did not end on EOF: {:?} {st}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+        let status = status.expect("UNWRAP: poll_until saw it end");
         assert_eq!(status.code(), Some(0));
         while let Ok(d) = rx.recv_timeout(Duration::from_millis(500)) {
             got.extend(d);

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use test_programs::Scratch;
 
@@ -95,13 +95,9 @@ impl Drop for Server {
             let pid = c.id() as i32;
             if c.try_wait().ok().flatten().is_none() {
                 test_programs::kill(pid, "TERM");
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while Instant::now() < deadline {
-                    if c.try_wait().ok().flatten().is_some() {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+                test_programs::poll_until(Duration::from_secs(10), || {
+                    c.try_wait().ok().flatten().is_some()
+                });
                 let _ = c.kill();
                 let _ = c.wait();
             }
