@@ -208,7 +208,7 @@ fn info(e: &Engine, id: ProcId) -> Value {
         start: p.start_wall,
         stop: p.stop_wall,
         now: now_wall(),
-        state: p.fsm.state.wire(),
+        state: p.fsm.state,
         spawnerr: p.fsm.spawnerr.clone().unwrap_or_default(),
         exitstatus: p.fsm.exitstatus.unwrap_or(0),
         stdout_logfile: path(&p.stdout_path),

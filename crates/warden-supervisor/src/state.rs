@@ -21,73 +21,9 @@ use warden_config::AutoRestart;
 /// Milliseconds on the engine's monotonic clock.
 pub type Ms = u64;
 
-/// supervisord's process states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    /// STOPPED (0)
-    Stopped,
-    /// STARTING (10)
-    Starting,
-    /// RUNNING (20)
-    Running,
-    /// BACKOFF (30)
-    Backoff,
-    /// STOPPING (40)
-    Stopping,
-    /// EXITED (100)
-    Exited,
-    /// FATAL (200)
-    Fatal,
-    /// UNKNOWN (1000)
-    Unknown,
-}
-
-impl State {
-    /// All states, for table tests.
-    pub const ALL: [State; 8] = [
-        State::Stopped,
-        State::Starting,
-        State::Running,
-        State::Backoff,
-        State::Stopping,
-        State::Exited,
-        State::Fatal,
-        State::Unknown,
-    ];
-
-    /// The wire form.
-    pub fn wire(self) -> warden_xmlrpc::info::ProcessState {
-        use warden_xmlrpc::info::ProcessState as P;
-        match self {
-            State::Stopped => P::Stopped,
-            State::Starting => P::Starting,
-            State::Running => P::Running,
-            State::Backoff => P::Backoff,
-            State::Stopping => P::Stopping,
-            State::Exited => P::Exited,
-            State::Fatal => P::Fatal,
-            State::Unknown => P::Unknown,
-        }
-    }
-
-    /// RUNNING_STATES: "already started", can be stopped.
-    pub fn is_running(self) -> bool {
-        matches!(self, State::Starting | State::Running | State::Backoff)
-    }
-
-    /// STOPPED_STATES: what a waiting stop waits for.
-    pub fn is_stopped(self) -> bool {
-        matches!(
-            self,
-            State::Stopped | State::Exited | State::Fatal | State::Unknown
-        )
-    }
-
-    /// SIGNALLABLE_STATES.
-    pub fn is_signallable(self) -> bool {
-        matches!(self, State::Starting | State::Running | State::Stopping)
-    }
-}
+/// supervisord's process states: the wire enum itself, with its state sets
+/// (`is_running`, `is_stopped`, `is_signallable`).
+pub use warden_xmlrpc::info::ProcessState as State;
 
 /// Main-log levels used by the state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -55,6 +55,27 @@ impl ProcessState {
         ProcessState::Unknown,
     ];
 
+    /// `RUNNING_STATES`: already started, can be stopped.
+    #[must_use]
+    pub fn is_running(self) -> bool {
+        matches!(self, Self::Starting | Self::Running | Self::Backoff)
+    }
+
+    /// `STOPPED_STATES`: what a waiting stop waits for.
+    #[must_use]
+    pub fn is_stopped(self) -> bool {
+        matches!(
+            self,
+            Self::Stopped | Self::Exited | Self::Fatal | Self::Unknown
+        )
+    }
+
+    /// `SIGNALLABLE_STATES`.
+    #[must_use]
+    pub fn is_signallable(self) -> bool {
+        matches!(self, Self::Starting | Self::Running | Self::Stopping)
+    }
+
     /// The `state` code.
     pub const fn code(self) -> i32 {
         match self {
