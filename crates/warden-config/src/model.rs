@@ -229,6 +229,15 @@ pub struct SupervisordSection {
     pub minfds: i64,
     /// Default 200.
     pub minprocs: i64,
+    /// warden: at most this many HTTP connections at once, over all servers;
+    /// more are answered 503 and closed (default 512).
+    pub http_max_connections: u32,
+    /// warden: an HTTP connection that sends no request for this many seconds
+    /// is closed (default 60).
+    pub http_idle_timeout: u32,
+    /// warden: the largest request body accepted, in bytes; a larger one is
+    /// answered 413 (default 4MB).
+    pub http_max_body: u64,
     /// Default false.
     pub nocleanup: bool,
     /// Default: the system temp dir.

@@ -67,6 +67,10 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "strip_ansi",
     "environment",
     "identifier",
+    // warden's own keys (supervisord ignores keys it does not know)
+    "http_max_connections",
+    "http_idle_timeout",
+    "http_max_body",
 ];
 const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
 const INET_KEYS: &[&str] = &["port", "username", "password"];
@@ -376,6 +380,34 @@ impl<'a, 'c> Loader<'a, 'c> {
         let e = self.here_exp();
         let minfds = self.conv(S, "minfds", "1024", &e, dt::integer, 1024);
         let minprocs = self.conv(S, "minprocs", "200", &e, dt::integer, 200);
+        let http_max_connections = self.conv(
+            S,
+            "http_max_connections",
+            "512",
+            &e,
+            |v| positive_count(v, "http_max_connections"),
+            512,
+        );
+        let http_max_body = self.conv(
+            S,
+            "http_max_body",
+            "4MB",
+            &e,
+            |v| match dt::byte_size(v) {
+                Ok(n) if n >= 1024 => Ok(n.unsigned_abs()),
+                Ok(n) => Err(format!("http_max_body must be at least 1KB, not {n}")),
+                Err(e) => Err(e),
+            },
+            4 << 20,
+        );
+        let http_idle_timeout = self.conv(
+            S,
+            "http_idle_timeout",
+            "60",
+            &e,
+            |v| positive_count(v, "http_idle_timeout"),
+            60,
+        );
         let directory = match self.get(S, "directory", None, Some(&e)) {
             None => None,
             Some(d) => match dt::existing_directory(&d, &cwd, env, sys) {
@@ -478,6 +510,9 @@ impl<'a, 'c> Loader<'a, 'c> {
             silent,
             minfds,
             minprocs,
+            http_max_connections,
+            http_idle_timeout,
+            http_max_body,
             nocleanup,
             childlogdir: PathBuf::from(childlogdir),
             user,
@@ -1319,5 +1354,14 @@ pub(crate) fn read_all(loader: &mut Loader<'_, '_>, text: &str, base_dir: &Path)
             let abs_dir = dt::normpath(dt::dirname(&dt::normpath(&name)));
             loader.raw.expand_here(&abs_dir);
         }
+    }
+}
+
+/// A whole number of at least 1 (warden's `http_*` limits).
+fn positive_count(v: &str, key: &str) -> Result<u32, String> {
+    match dt::integer(v) {
+        Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{key} is too large: {n}")),
+        Ok(n) => Err(format!("{key} must be at least 1, not {n}")),
+        Err(e) => Err(e),
     }
 }

@@ -107,6 +107,8 @@ pub enum Cmd {
     ),
     /// The log sink to follow for `/logtail/<name>[/channel]` (None: main log).
     Tail(Option<(String, bool)>, oneshot::Sender<Option<Rc<Sink>>>),
+    /// A line for the main log (from the HTTP servers).
+    Log(Level, String),
 }
 
 /// All state.
@@ -786,6 +788,7 @@ impl Engine {
                 };
                 let _ = reply.send(sink);
             }
+            Cmd::Log(level, msg) => self.log.log(level, &msg),
         }
     }
 

@@ -22,6 +22,7 @@ use warden_config::{Config, Credentials};
 
 use crate::engine::Cmd;
 use crate::logs::Sink;
+use crate::state::Level;
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -63,6 +64,26 @@ impl Drop for Servers {
 struct Shared {
     tx: mpsc::UnboundedSender<Cmd>,
     creds: Credentials,
+    max_body: usize,
+}
+
+/// What every listener shares: the connection count and its limit, the idle
+/// timeout, and the graceful-shutdown watch.
+struct Limits {
+    open: std::cell::Cell<u32>,
+    max: u32,
+    idle: std::time::Duration,
+    graceful: Rc<hyper_util::server::graceful::GracefulShutdown>,
+    tx: mpsc::UnboundedSender<Cmd>,
+}
+
+/// Counts a connection while it lives.
+struct Slot(Rc<Limits>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get().saturating_sub(1));
+    }
 }
 
 /// Binds every configured server and starts serving.
@@ -74,35 +95,28 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
     let busy = "Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.";
     let mut handles = Vec::new();
     let graceful = Rc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    let limits = Rc::new(Limits {
+        open: std::cell::Cell::new(0),
+        max: config.supervisord.http_max_connections,
+        idle: std::time::Duration::from_secs(u64::from(config.supervisord.http_idle_timeout)),
+        graceful: graceful.clone(),
+        tx: tx.clone(),
+    });
     for s in &config.unix_http_servers {
-        if std::os::unix::net::UnixStream::connect(&s.file).is_ok() {
-            return Err(busy.into());
-        }
-        let _ = std::fs::remove_file(&s.file);
-        let l = std::os::unix::net::UnixListener::bind(&s.file)
-            .map_err(|e| format!("Cannot open an HTTP server: socket.error reported {e}"))?;
-        std::fs::set_permissions(&s.file, std::fs::Permissions::from_mode(s.chmod))
-            .map_err(|e| format!("Could not change permissions of socket file: {e}"))?;
-        if let Some((uid, gid)) = s.chown {
-            std::os::unix::fs::chown(&s.file, Some(uid), gid)
-                .map_err(|e| format!("Could not change ownership of socket file: {e}"))?;
-        }
-        l.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let l = tokio::net::UnixListener::from_std(l).map_err(|e| e.to_string())?;
+        let l = bind_unix(s).map_err(|e| match e {
+            BindError::Busy => busy.to_string(),
+            BindError::Other(m) => m,
+        })?;
         let shared = Rc::new(Shared {
             tx: tx.clone(),
             creds: s.credentials.clone(),
+            max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
         });
-        let g = graceful.clone();
-        handles.push(tokio::task::spawn_local(async move {
-            while let Ok((stream, _)) = l.accept().await {
-                serve(
-                    hyper_util::rt::TokioIo::new(stream),
-                    shared.clone(),
-                    g.watcher(),
-                );
-            }
-        }));
+        handles.push(tokio::task::spawn_local(accept_loop(
+            l,
+            shared,
+            limits.clone(),
+        )));
     }
     for s in &config.inet_http_servers {
         let host = if s.host.is_empty() || s.host == "*" {
@@ -122,18 +136,13 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
         let shared = Rc::new(Shared {
             tx: tx.clone(),
             creds: s.credentials.clone(),
+            max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
         });
-        let g = graceful.clone();
-        handles.push(tokio::task::spawn_local(async move {
-            while let Ok((stream, _)) = l.accept().await {
-                let _ = stream.set_nodelay(true);
-                serve(
-                    hyper_util::rt::TokioIo::new(stream),
-                    shared.clone(),
-                    g.watcher(),
-                );
-            }
-        }));
+        handles.push(tokio::task::spawn_local(accept_loop(
+            l,
+            shared,
+            limits.clone(),
+        )));
     }
     Ok(Servers {
         accept: handles,
@@ -141,16 +150,140 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
     })
 }
 
-fn serve<I>(io: I, shared: Rc<Shared>, watcher: hyper_util::server::graceful::Watcher)
+enum BindError {
+    Busy,
+    Other(String),
+}
+
+/// Binds the unix socket under a temporary name, sets its mode and owner,
+/// then renames it into place: it is never reachable with the wrong mode.
+fn bind_unix(s: &warden_config::UnixHttpServer) -> Result<tokio::net::UnixListener, BindError> {
+    if std::os::unix::net::UnixStream::connect(&s.file).is_ok() {
+        return Err(BindError::Busy);
+    }
+    let name = s
+        .file
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+    // bind() fails on an existing path, so a planted file only refuses the
+    // start; it is never written through.
+    let tmp = s
+        .file
+        .with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let bind = || -> Result<std::os::unix::net::UnixListener, String> {
+        let l = std::os::unix::net::UnixListener::bind(&tmp)
+            .map_err(|e| format!("Cannot open an HTTP server: socket.error reported {e}"))?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(s.chmod))
+            .map_err(|e| format!("Could not change permissions of socket file: {e}"))?;
+        if let Some((uid, gid)) = s.chown {
+            std::os::unix::fs::lchown(&tmp, Some(uid), gid)
+                .map_err(|e| format!("Could not change ownership of socket file: {e}"))?;
+        }
+        // rename() replaces a stale socket (or a planted symlink) as a
+        // directory entry; it never follows it.
+        std::fs::rename(&tmp, &s.file)
+            .map_err(|e| format!("Cannot open an HTTP server: socket.error reported {e}"))?;
+        Ok(l)
+    };
+    let l = bind().map_err(|m| {
+        let _ = std::fs::remove_file(&tmp);
+        BindError::Other(m)
+    })?;
+    l.set_nonblocking(true)
+        .map_err(|e| BindError::Other(e.to_string()))?;
+    tokio::net::UnixListener::from_std(l).map_err(|e| BindError::Other(e.to_string()))
+}
+
+/// A listening socket of either family.
+trait Listener {
+    type Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    async fn next(&self) -> std::io::Result<Self::Io>;
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    async fn next(&self) -> std::io::Result<Self::Io> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+    async fn next(&self) -> std::io::Result<Self::Io> {
+        let (s, _) = self.accept().await?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    }
+}
+
+/// Accepts until the server is shut down. An accept error (EMFILE when
+/// descriptors run out, ENOBUFS, ...) never ends the loop: it is logged once
+/// per episode and retried after a short pause, since the pending connection
+/// would otherwise make the listener ready again at once. Connections beyond
+/// `http_max_connections` get a 503 and are closed.
+async fn accept_loop<L: Listener>(l: L, shared: Rc<Shared>, limits: Rc<Limits>) {
+    let mut failing = false;
+    loop {
+        match l.next().await {
+            Ok(io) => {
+                if failing {
+                    failing = false;
+                    let _ = limits.tx.send(Cmd::Log(
+                        Level::Info,
+                        "HTTP server accepts connections again".into(),
+                    ));
+                }
+                if limits.open.get() >= limits.max {
+                    tokio::task::spawn_local(refuse(io));
+                    continue;
+                }
+                limits.open.set(limits.open.get() + 1);
+                serve(io, shared.clone(), Slot(limits.clone()));
+            }
+            Err(e) => {
+                if !failing {
+                    failing = true;
+                    let _ = limits.tx.send(Cmd::Log(
+                        Level::Warn,
+                        format!("HTTP server cannot accept a connection: {e}; retrying"),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Answers a connection over the limit with 503 and closes it, giving a
+/// slow client one second.
+async fn refuse<S: tokio::io::AsyncWrite + Unpin>(mut io: S) {
+    use tokio::io::AsyncWriteExt as _;
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 42\r\nConnection: close\r\nRetry-After: 1\r\n\r\ntoo many connections: try again in a while";
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        let _ = io.write_all(BUSY).await;
+        let _ = io.shutdown().await;
+    })
+    .await;
+}
+
+fn serve<S>(io: S, shared: Rc<Shared>, slot: Slot)
 where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    let watcher = slot.0.graceful.watcher();
+    let idle = slot.0.idle;
     tokio::task::spawn_local(async move {
+        let _slot = slot;
         let svc = hyper::service::service_fn(move |req| {
             let shared = shared.clone();
             async move { Ok::<_, Infallible>(handle(req, &shared).await) }
         });
-        let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+        // The header timeout also covers an idle keep-alive connection:
+        // hyper arms it whenever it waits for the next request's head.
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(idle)
+            .serve_connection(hyper_util::rt::TokioIo::new(io), svc);
         let _ = watcher.watch(conn).await;
     });
 }
@@ -163,15 +296,20 @@ fn full(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Bod
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed_unsync()))
 }
 
-/// Whether the request's Basic credentials match `creds`.
+/// Whether the request's Basic credentials match `creds`. The scheme name
+/// is case-insensitive (RFC 7617); the password is compared in constant time.
 pub fn authorized(creds: &Credentials, header: Option<&str>) -> bool {
     use base64::Engine as _;
+    use subtle::ConstantTimeEq as _;
     let Some(user) = &creds.username else {
         return true;
     };
-    let Some(b64) = header.and_then(|h| h.strip_prefix("Basic ")) else {
+    let Some((scheme, b64)) = header.map(str::trim_start).and_then(|h| h.split_once(' ')) else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
     let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim()) else {
         return false;
     };
@@ -180,13 +318,17 @@ pub fn authorized(creds: &Credentials, header: Option<&str>) -> bool {
         return false;
     };
     let want = creds.password.clone().unwrap_or_default();
-    let pass_ok = match want.strip_prefix("{SHA}") {
+    let pass_ok: bool = match want.strip_prefix("{SHA}") {
         Some(hex) => {
-            sha1_smol::Sha1::from(p.as_bytes()).digest().to_string() == hex.to_ascii_lowercase()
+            let got = sha1_smol::Sha1::from(p.as_bytes()).digest().to_string();
+            got.as_bytes()
+                .ct_eq(hex.to_ascii_lowercase().as_bytes())
+                .into()
         }
-        None => p == want,
+        None => p.as_bytes().ct_eq(want.as_bytes()).into(),
     };
-    u == user && pass_ok
+    let user_ok: bool = u.as_bytes().ct_eq(user.as_bytes()).into();
+    user_ok & pass_ok
 }
 
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
@@ -203,8 +345,19 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
     }
     let path = req.uri().path().to_string();
     if path == "/RPC2" && req.method() == hyper::Method::POST {
-        let Ok(body) = req.into_body().collect().await.map(|b| b.to_bytes()) else {
-            return full(StatusCode::BAD_REQUEST, "text/plain", "bad request");
+        // The body is read up to the limit only: a client cannot make the
+        // supervisor buffer more than `http_max_body` bytes.
+        let limited = http_body_util::Limited::new(req.into_body(), shared.max_body);
+        let body = match limited.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return full(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "text/plain",
+                    "request body too large",
+                )
+            }
+            Err(_) => return full(StatusCode::BAD_REQUEST, "text/plain", "bad request"),
         };
         return rpc(&body, shared).await;
     }
@@ -213,7 +366,10 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
             return tail(None, shared).await;
         }
         if let Some(rest) = path.strip_prefix("/logtail/") {
-            let rest = percent_decode(rest);
+            // A name that is not UTF-8 once decoded names no process.
+            let Some(rest) = percent_decode(rest) else {
+                return full(StatusCode::NOT_FOUND, "text/html", "Not Found");
+            };
             let (name, stderr) = match rest.rsplit_once('/') {
                 Some((n, "stderr")) => (n.to_string(), true),
                 Some((n, "stdout")) => (n.to_string(), false),
@@ -232,22 +388,12 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
     full(StatusCode::NOT_FOUND, "text/html", "Not Found")
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// Decodes `%XX` escapes; `None` when the result is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 async fn rpc(body: &[u8], shared: &Shared) -> Response<Body> {
@@ -372,12 +518,30 @@ mod tests {
             password: Some("{SHA}a94a8fe5ccb19ba61c4c0873d391e987982fbbd3".into()),
         };
         assert!(authorized(&sha, Some(&enc("u:test"))));
+        // the scheme name is case-insensitive (RFC 7617)
+        for scheme in ["basic", "BASIC", "bAsIc"] {
+            let h = enc("u:p").replacen("Basic", scheme, 1);
+            assert!(authorized(&plain, Some(&h)), "{scheme}");
+        }
+        assert!(!authorized(
+            &plain,
+            Some(&enc("u:p").replacen("Basic", "Bearer", 1))
+        ));
+        assert!(!authorized(&plain, Some(&enc("v:p"))));
         assert!(authorized(&Credentials::default(), None));
     }
 
     #[test]
     fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("a%3Ab"), "a:b");
-        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("a%3Ab").as_deref(), Some("a:b"));
+        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+        // an escape that splits a UTF-8 sequence, and stray '%'s
+        assert_eq!(percent_decode("%a\u{e9}").as_deref(), Some("%a\u{e9}"));
+        assert_eq!(percent_decode("%c3").as_deref(), None);
+        assert_eq!(percent_decode("%").as_deref(), Some("%"));
+        assert_eq!(
+            percent_decode("%%%zz%c3%a9").as_deref(),
+            Some("%%%zz\u{e9}")
+        );
     }
 }
