@@ -97,12 +97,11 @@ pub fn dispatch(e: &mut Engine, call: ResolvedCall) -> Outcome {
         Method::GetApiVersion => ok("3.0".into()),
         Method::GetSupervisorVersion => ok(crate::SUPERVISOR_VERSION.into()),
         Method::GetIdentification => ok(e.config.supervisord.identifier.clone().into()),
-        Method::GetState => ok(match e.mood {
+        Method::GetState => ok(warden_xmlrpc::info::supervisor_state_value(match e.mood {
             Mood::Running => SupervisorState::Running,
             Mood::Restarting => SupervisorState::Restarting,
             Mood::Shutdown => SupervisorState::Shutdown,
-        }
-        .to_value()),
+        })),
         Method::GetPid => ok(e.pid.into()),
         Method::ReadLog => Done(read_main_log(e, p)),
         Method::ClearLog => Done(clear_main_log(e)),

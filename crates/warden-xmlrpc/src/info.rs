@@ -21,137 +21,15 @@
 use crate::fault::{Fault, FaultCode};
 use crate::value::{Struct, Value};
 
-/// Process states and their wire codes (`supervisor.states.ProcessStates`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProcessState {
-    /// 0
-    Stopped,
-    /// 10
-    Starting,
-    /// 20
-    Running,
-    /// 30
-    Backoff,
-    /// 40
-    Stopping,
-    /// 100
-    Exited,
-    /// 200
-    Fatal,
-    /// 1000
-    Unknown,
-}
+pub use warden_types::{ProcessState, SupervisorState};
 
-impl ProcessState {
-    /// Every state, in code order.
-    pub const ALL: [ProcessState; 8] = [
-        ProcessState::Stopped,
-        ProcessState::Starting,
-        ProcessState::Running,
-        ProcessState::Backoff,
-        ProcessState::Stopping,
-        ProcessState::Exited,
-        ProcessState::Fatal,
-        ProcessState::Unknown,
-    ];
-
-    /// `RUNNING_STATES`: already started, can be stopped.
-    #[must_use]
-    pub fn is_running(self) -> bool {
-        matches!(self, Self::Starting | Self::Running | Self::Backoff)
-    }
-
-    /// `STOPPED_STATES`: what a waiting stop waits for.
-    #[must_use]
-    pub fn is_stopped(self) -> bool {
-        matches!(
-            self,
-            Self::Stopped | Self::Exited | Self::Fatal | Self::Unknown
-        )
-    }
-
-    /// `SIGNALLABLE_STATES`.
-    #[must_use]
-    pub fn is_signallable(self) -> bool {
-        matches!(self, Self::Starting | Self::Running | Self::Stopping)
-    }
-
-    /// The `state` code.
-    pub const fn code(self) -> i32 {
-        match self {
-            ProcessState::Stopped => 0,
-            ProcessState::Starting => 10,
-            ProcessState::Running => 20,
-            ProcessState::Backoff => 30,
-            ProcessState::Stopping => 40,
-            ProcessState::Exited => 100,
-            ProcessState::Fatal => 200,
-            ProcessState::Unknown => 1000,
-        }
-    }
-
-    /// The `statename`, e.g. `RUNNING`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ProcessState::Stopped => "STOPPED",
-            ProcessState::Starting => "STARTING",
-            ProcessState::Running => "RUNNING",
-            ProcessState::Backoff => "BACKOFF",
-            ProcessState::Stopping => "STOPPING",
-            ProcessState::Exited => "EXITED",
-            ProcessState::Fatal => "FATAL",
-            ProcessState::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// The state for a wire code.
-    pub fn from_code(code: i32) -> Option<ProcessState> {
-        Self::ALL.into_iter().find(|s| s.code() == code)
-    }
-}
-
-/// Daemon states and their wire codes (`supervisor.states.SupervisorStates`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SupervisorState {
-    /// 2
-    Fatal,
-    /// 1
-    Running,
-    /// 0
-    Restarting,
-    /// -1
-    Shutdown,
-}
-
-impl SupervisorState {
-    /// The `statecode`.
-    pub const fn code(self) -> i32 {
-        match self {
-            SupervisorState::Fatal => 2,
-            SupervisorState::Running => 1,
-            SupervisorState::Restarting => 0,
-            SupervisorState::Shutdown => -1,
-        }
-    }
-
-    /// The `statename`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            SupervisorState::Fatal => "FATAL",
-            SupervisorState::Running => "RUNNING",
-            SupervisorState::Restarting => "RESTARTING",
-            SupervisorState::Shutdown => "SHUTDOWN",
-        }
-    }
-
-    /// The `getState` result: `{statecode, statename}`.
-    pub fn to_value(self) -> Value {
-        Value::Struct(
-            Struct::new()
-                .with("statecode", self.code())
-                .with("statename", self.name()),
-        )
-    }
+/// The `getState` result: `{statecode, statename}`.
+pub fn supervisor_state_value(state: SupervisorState) -> Value {
+    Value::Struct(
+        Struct::new()
+            .with("statecode", state.code())
+            .with("statename", state.name()),
+    )
 }
 
 /// Clamps a timestamp into the XML-RPC int range, as supervisord's
@@ -337,7 +215,7 @@ mod tests {
         assert_eq!(ProcessState::from_code(40), Some(ProcessState::Stopping));
         assert_eq!(ProcessState::from_code(1), None);
         assert_eq!(
-            SupervisorState::Shutdown.to_value(),
+            supervisor_state_value(SupervisorState::Shutdown),
             Value::Struct(
                 Struct::new()
                     .with("statecode", -1)
