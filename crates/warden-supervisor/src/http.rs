@@ -17,12 +17,14 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use warden_config::{Config, Credentials};
+use warden_types::Namespec;
 
-use crate::engine::Cmd;
-use crate::logs::Sink;
-use crate::state::Level;
+use crate::core::api::{self, Channel, Reply};
+use crate::core::handle::Handle;
+use crate::core::logs::{Level, Sink};
+use crate::xmlrpc::Rpc;
 
 type Body = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -62,7 +64,7 @@ impl Drop for Servers {
 }
 
 struct Shared {
-    tx: mpsc::UnboundedSender<Cmd>,
+    rpc: Rpc,
     creds: Credentials,
     max_body: usize,
 }
@@ -74,7 +76,7 @@ struct Limits {
     max: u32,
     idle: std::time::Duration,
     graceful: Rc<hyper_util::server::graceful::GracefulShutdown>,
-    tx: mpsc::UnboundedSender<Cmd>,
+    handle: Handle,
 }
 
 /// Counts a connection while it lives.
@@ -91,7 +93,7 @@ impl Drop for Slot {
 /// # Errors
 ///
 /// A message for the main log when a socket cannot be bound.
-pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers, String> {
+pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
     let busy = "Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.";
     let mut handles = Vec::new();
     let graceful = Rc::new(hyper_util::server::graceful::GracefulShutdown::new());
@@ -100,15 +102,21 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
         max: config.supervisord.http_max_connections,
         idle: std::time::Duration::from_secs(u64::from(config.supervisord.http_idle_timeout)),
         graceful: graceful.clone(),
-        tx: tx.clone(),
+        handle: handle.clone(),
     });
+    let rpc = Rpc {
+        handle,
+        main_interface: config.rpcinterfaces.iter().any(|r| {
+            r.factory == "supervisor.rpcinterface:make_main_rpcinterface" && r.name == "supervisor"
+        }),
+    };
     for s in &config.unix_http_servers {
         let l = bind_unix(s).map_err(|e| match e {
             BindError::Busy => busy.to_string(),
             BindError::Other(m) => m,
         })?;
         let shared = Rc::new(Shared {
-            tx: tx.clone(),
+            rpc: rpc.clone(),
             creds: s.credentials.clone(),
             max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
         });
@@ -134,7 +142,7 @@ pub fn start(config: &Config, tx: mpsc::UnboundedSender<Cmd>) -> Result<Servers,
         l.set_nonblocking(true).map_err(|e| e.to_string())?;
         let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
         let shared = Rc::new(Shared {
-            tx: tx.clone(),
+            rpc: rpc.clone(),
             creds: s.credentials.clone(),
             max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
         });
@@ -228,10 +236,9 @@ async fn accept_loop<L: Listener>(l: L, shared: Rc<Shared>, limits: Rc<Limits>) 
             Ok(io) => {
                 if failing {
                     failing = false;
-                    let _ = limits.tx.send(Cmd::Log(
-                        Level::Info,
-                        "HTTP server accepts connections again".into(),
-                    ));
+                    limits
+                        .handle
+                        .log(Level::Info, "HTTP server accepts connections again".into());
                 }
                 if limits.open.get() >= limits.max {
                     tokio::task::spawn_local(refuse(io));
@@ -243,10 +250,10 @@ async fn accept_loop<L: Listener>(l: L, shared: Rc<Shared>, limits: Rc<Limits>) 
             Err(e) => {
                 if !failing {
                     failing = true;
-                    let _ = limits.tx.send(Cmd::Log(
+                    limits.handle.log(
                         Level::Warn,
                         format!("HTTP server cannot accept a connection: {e}; retrying"),
-                    ));
+                    );
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
@@ -370,12 +377,12 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
             let Some(rest) = percent_decode(rest) else {
                 return full(StatusCode::NOT_FOUND, "text/html", "Not Found");
             };
-            let (name, stderr) = match rest.rsplit_once('/') {
-                Some((n, "stderr")) => (n.to_string(), true),
-                Some((n, "stdout")) => (n.to_string(), false),
-                _ => (rest.clone(), false),
+            let (name, channel) = match rest.rsplit_once('/') {
+                Some((n, "stderr")) => (n, Channel::Stderr),
+                Some((n, "stdout")) => (n, Channel::Stdout),
+                _ => (rest.as_str(), Channel::Stdout),
             };
-            return tail(Some((name, stderr)), shared).await;
+            return tail(Some((Namespec::parse(name), channel)), shared).await;
         }
         if path == "/" || path == "/index.html" {
             return full(
@@ -397,38 +404,10 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 async fn rpc(body: &[u8], shared: &Shared) -> Response<Body> {
-    let call = match warden_xmlrpc::parse_call(body) {
-        Ok(c) => c,
-        Err(_) => return full(StatusCode::BAD_REQUEST, "text/plain", "Bad Request"),
-    };
-    let result = match warden_xmlrpc::methods::resolve_call(call) {
-        Err(f) => Err(f),
-        Ok(call) => {
-            let (tx, rx) = oneshot::channel();
-            if shared.tx.send(Cmd::Call(call, tx)).is_err() {
-                return full(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "text/plain",
-                    "shutting down",
-                );
-            }
-            match rx.await {
-                Ok(r) => r,
-                Err(_) => {
-                    return full(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "text/plain",
-                        "internal error",
-                    )
-                }
-            }
-        }
-    };
-    full(
-        StatusCode::OK,
-        "text/xml",
-        warden_xmlrpc::write_result(&result),
-    )
+    match crate::xmlrpc::answer(&shared.rpc, body).await {
+        Ok(doc) => full(StatusCode::OK, "text/xml", doc),
+        Err(_) => full(StatusCode::BAD_REQUEST, "text/plain", "Bad Request"),
+    }
 }
 
 /// A body fed by a channel (endless log tail).
@@ -445,12 +424,10 @@ impl hyper::body::Body for ChanBody {
     }
 }
 
-async fn tail(target: Option<(String, bool)>, shared: &Shared) -> Response<Body> {
-    let (tx, rx) = oneshot::channel();
-    if shared.tx.send(Cmd::Tail(target, tx)).is_err() {
-        return full(StatusCode::NOT_FOUND, "text/html", "Not Found");
-    }
-    let Ok(Some(sink)) = rx.await else {
+async fn tail(target: Option<(Namespec, Channel)>, shared: &Shared) -> Response<Body> {
+    let Ok(Ok(Reply::Follow(Some(sink)))) =
+        shared.rpc.handle.call(api::Request::Follow(target)).await
+    else {
         return full(StatusCode::NOT_FOUND, "text/html", "Not Found");
     };
     if !sink.path().exists() {
@@ -476,7 +453,7 @@ async fn follow(sink: Rc<Sink>, tx: mpsc::Sender<Bytes>) {
             pos = 0;
         }
         if len > pos {
-            match crate::logs::read_at(sink.path(), pos, Some(len - pos)) {
+            match crate::core::logs::read_at(sink.path(), pos, Some(len - pos)) {
                 Ok(data) if !data.is_empty() => {
                     pos += data.len() as u64;
                     if tx.send(Bytes::from(data)).await.is_err() {

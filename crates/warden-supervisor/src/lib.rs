@@ -50,11 +50,12 @@
 //! - A program's `user=` gets its primary group as the only supplementary
 //!   group (supervisord calls `initgroups`).
 
-pub mod engine;
+pub mod core;
 pub mod http;
-pub mod logs;
-pub mod rpc;
-pub mod state;
+pub mod os;
+mod run;
+mod ticks;
+pub mod xmlrpc;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -146,7 +147,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         println!("{SUPERVISOR_VERSION}");
         return 0;
     }
-    let env: HashMap<String, String> = std::env::vars().collect();
+    let env = host_env();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let path = match &opts.configuration {
         Some(p) => p.clone(),
@@ -193,7 +194,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         eprintln!("Error: {msg}\nFor help, use {} -h", argv0(&args));
         return 2;
     }
-    engine::run(path, opts, loaded)
+    run::run(path, opts, loaded)
 }
 
 /// supervisord's `set_rlimits_or_exit`: raise the soft limits to `minfds` and
@@ -247,6 +248,14 @@ fn argv0(args: &[OsString]) -> String {
     args.first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "supervisord".into())
+}
+
+/// The environment for `%(ENV_X)s`: variables that are not UTF-8 cannot be
+/// named in a config, so they are left out (never a panic).
+pub fn host_env() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// Loads the config and applies the command-line overrides.

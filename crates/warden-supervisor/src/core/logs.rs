@@ -16,7 +16,21 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::state::Level;
+use crate::core::api::Channel;
+use crate::core::events::{Bus, EventKind};
+
+/// Main-log levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// DEBG
+    Debug,
+    /// INFO
+    Info,
+    /// WARN
+    Warn,
+    /// CRIT
+    Critical,
+}
 
 /// An append-only, rotating log file.
 #[derive(Debug)]
@@ -50,6 +64,12 @@ impl Sink {
         &self.path
     }
 
+    /// Closes the file until the next write (a process that is not running
+    /// keeps no descriptor open).
+    pub fn release(&self) {
+        *self.file.borrow_mut() = None;
+    }
+
     /// Closes and reopens the file (after an external rotation, USR2).
     pub fn reopen(&self) -> std::io::Result<()> {
         let f = OpenOptions::new()
@@ -80,6 +100,9 @@ impl Sink {
     pub fn write(&self, data: &[u8]) {
         if data.is_empty() {
             return;
+        }
+        if self.file.borrow().is_none() {
+            let _ = self.reopen();
         }
         {
             let mut f = self.file.borrow_mut();
@@ -217,6 +240,26 @@ pub struct MainLog {
 }
 
 impl MainLog {
+    /// The main log `config` asks for (`echo`: also to stdout).
+    #[must_use]
+    pub fn for_config(config: &warden_config::Config, echo: bool) -> MainLog {
+        let s = &config.supervisord;
+        let sink = if s.logfile.as_os_str() == "syslog" {
+            None
+        } else {
+            Sink::open(&s.logfile, s.logfile_maxbytes, s.logfile_backups).ok()
+        };
+        let level = match s.loglevel {
+            warden_config::LogLevel::Blather
+            | warden_config::LogLevel::Trace
+            | warden_config::LogLevel::Debug => Level::Debug,
+            warden_config::LogLevel::Info => Level::Info,
+            warden_config::LogLevel::Warn => Level::Warn,
+            warden_config::LogLevel::Error | warden_config::LogLevel::Critical => Level::Critical,
+        };
+        MainLog { sink, level, echo }
+    }
+
     /// Writes one line if `level` passes the filter.
     pub fn log(&self, level: Level, msg: &str) {
         if level < self.level {
@@ -260,13 +303,30 @@ pub fn timestamp() -> String {
     )
 }
 
+/// Who wrote what a capture task reads, for output events.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The bus to publish on (only while someone wants output).
+    pub bus: Rc<Bus>,
+    /// The group.
+    pub group: String,
+    /// The process.
+    pub name: String,
+    /// Its pid.
+    pub pid: i32,
+    /// The stream.
+    pub channel: Channel,
+}
+
 /// Reads a child's pipe until EOF, writing everything into `sink` (or
-/// dropping it when there is no log). With `strip_ansi`, escape sequences are
-/// removed per chunk as supervisord's `stripEscapes` does.
+/// dropping it when there is no log), and publishing it as output events
+/// while somebody subscribes to them. With `strip_ansi`, escape sequences
+/// are removed per chunk as supervisord's `stripEscapes` does.
 pub async fn capture(
     rx: tokio::net::unix::pipe::Receiver,
     sink: Option<Rc<Sink>>,
     strip_ansi: bool,
+    origin: Origin,
 ) {
     // One read buffer for all pipes of this thread: a task borrows it only
     // between readiness and the end of its (synchronous) write, so 2000
@@ -283,12 +343,24 @@ pub async fn capture(
             match rx.try_read(&mut buf) {
                 Ok(0) => true,
                 Ok(n) => {
+                    let stripped;
+                    let data = if strip_ansi {
+                        stripped = strip_escapes(&buf[..n]);
+                        &stripped[..]
+                    } else {
+                        &buf[..n]
+                    };
                     if let Some(s) = &sink {
-                        if strip_ansi {
-                            s.write(&strip_escapes(&buf[..n]));
-                        } else {
-                            s.write(&buf[..n]);
-                        }
+                        s.write(data);
+                    }
+                    if origin.bus.wants_output() {
+                        origin.bus.publish(EventKind::ProcessOutput {
+                            group: origin.group.clone(),
+                            name: origin.name.clone(),
+                            pid: origin.pid,
+                            channel: origin.channel,
+                            data: Rc::from(data),
+                        });
                     }
                     false
                 }

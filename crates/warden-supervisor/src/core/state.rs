@@ -21,50 +21,29 @@ use warden_config::AutoRestart;
 /// Milliseconds on the engine's monotonic clock.
 pub type Ms = u64;
 
-/// supervisord's process states: the wire enum itself, with its state sets
-/// (`is_running`, `is_stopped`, `is_signallable`).
-pub use warden_xmlrpc::info::ProcessState as State;
+/// supervisord's process states, with their state sets (`is_running`,
+/// `is_stopped`, `is_signallable`).
+pub use warden_types::ProcessState as State;
 
-/// Main-log levels used by the state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// DEBG
-    Debug,
-    /// INFO
-    Info,
-    /// WARN
-    Warn,
-    /// CRIT
-    Critical,
-}
+pub use crate::core::logs::Level;
 
 /// How a reaped child ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// `exit(code)`.
-    Code(i32),
-    /// Killed by signal.
-    Signal {
-        /// The signal number.
-        signal: i32,
-        /// Core dumped.
-        core: bool,
-    },
-}
+pub use warden_sys::process::ExitStatus as Exit;
 
-impl Exit {
-    /// supervisord's `decode_wait_status`: (es, message). A signal gives -1.
-    pub fn decode(self) -> (i32, String) {
-        match self {
-            Exit::Code(c) => (c, format!("exit status {c}")),
-            Exit::Signal { signal, core } => {
-                let name = crate::signame(signal);
-                let mut m = format!("terminated by {name}");
-                if core {
-                    m.push_str(" (core dumped)");
-                }
-                (-1, m)
+/// supervisord's `decode_wait_status`: (es, message). A signal gives -1.
+pub fn decode(exit: Exit) -> (i32, String) {
+    match exit {
+        Exit::Code(c) => (c, format!("exit status {c}")),
+        Exit::Signaled {
+            signal,
+            core_dumped,
+        } => {
+            let name = crate::signame(signal);
+            let mut m = format!("terminated by {name}");
+            if core_dumped {
+                m.push_str(" (core dumped)");
             }
+            (-1, m)
         }
     }
 }
@@ -135,6 +114,8 @@ pub struct Fsm {
     pub exitstatus: Option<i32>,
     /// The live child's pid.
     pub pid: Option<i32>,
+    /// Whether the last exit status was an expected one.
+    pub expected: bool,
 }
 
 impl Default for Fsm {
@@ -148,6 +129,7 @@ impl Default for Fsm {
             spawnerr: None,
             exitstatus: None,
             pid: None,
+            expected: false,
         }
     }
 }
@@ -230,7 +212,7 @@ impl Out {
     fn enter_backoff(&mut self, now: Ms) {
         self.set(State::Backoff);
         self.fsm.backoff += 1;
-        self.fsm.delay = now + secs(self.fsm.backoff);
+        self.fsm.delay = now.saturating_add(secs(self.fsm.backoff));
     }
 }
 
@@ -254,7 +236,7 @@ pub fn step(fsm: &Fsm, event: &Event, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>) {
             o.fsm.pid = Some(*pid);
             o.fsm.spawnerr = None;
             o.log(Level::Info, format!("spawned: '{}' with pid {pid}", p.name));
-            o.fsm.delay = now + secs(p.startsecs);
+            o.fsm.delay = now.saturating_add(secs(p.startsecs));
         }
         Event::SpawnFailed(msg) => {
             o.fsm.spawnerr = Some(msg.clone());
@@ -350,7 +332,7 @@ fn kill(o: &mut Out, p: &Policy, now: Ms, signal: i32) -> Refusal {
         ),
     );
     o.fsm.killing = true;
-    o.fsm.delay = now + secs(p.stopwaitsecs);
+    o.fsm.delay = now.saturating_add(secs(p.stopwaitsecs));
     o.set(State::Stopping);
     o.effects.push(Effect::Signal { signal, group });
     o.effects.push(Effect::Timer(o.fsm.delay));
@@ -358,11 +340,12 @@ fn kill(o: &mut Out, p: &Policy, now: Ms, signal: i32) -> Refusal {
 }
 
 fn finish(o: &mut Out, p: &Policy, now: Ms, exit: Exit) {
-    let (es, msg) = exit.decode();
+    let (es, msg) = decode(exit);
     let laststart = o.fsm.laststart.unwrap_or(0);
     let too_quickly = now.saturating_sub(laststart) < secs(p.startsecs);
     let expected = p.expected(es);
     o.fsm.pid = None;
+    o.fsm.expected = expected;
     if o.fsm.killing {
         o.fsm.killing = false;
         o.fsm.delay = 0;
@@ -418,7 +401,7 @@ fn transition(o: &mut Out, p: &Policy, now: Ms, running: bool) {
                 if now > o.fsm.delay {
                     spawn(o, p, now);
                 } else {
-                    o.effects.push(Effect::Timer(o.fsm.delay + 1));
+                    o.effects.push(Effect::Timer(o.fsm.delay.saturating_add(1)));
                 }
             }
             _ => {}
@@ -441,7 +424,11 @@ fn transition(o: &mut Out, p: &Policy, now: Ms, running: bool) {
             } else {
                 // strictly greater: one millisecond past the boundary
                 o.effects.push(Effect::Timer(
-                    o.fsm.laststart.unwrap_or(0) + secs(p.startsecs) + 1,
+                    o.fsm
+                        .laststart
+                        .unwrap_or(0)
+                        .saturating_add(secs(p.startsecs))
+                        .saturating_add(1),
                 ));
             }
         }
@@ -677,9 +664,9 @@ mod tests {
         }));
         let (f, e) = step(
             &f,
-            &Event::Exited(Exit::Signal {
+            &Event::Exited(Exit::Signaled {
                 signal: 9,
-                core: false,
+                core_dumped: false,
             }),
             &ctx,
         );

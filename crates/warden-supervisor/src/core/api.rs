@@ -1,0 +1,317 @@
+//! The core's language: typed requests, replies and errors.
+//!
+//! Every front end (XML-RPC, the web pages, a JSON API) translates its wire
+//! format into a [`Request`] and a [`Reply`] or [`ApiError`] back into its
+//! own; nothing here knows about any wire format. [`ErrorKind`] has exactly
+//! supervisord's fault kinds, one to one, so an adapter that speaks
+//! supervisord's protocol maps them without loss.
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use warden_types::{Namespec, ProcessState, SupervisorState};
+
+use crate::core::logs::Sink;
+
+/// What a process request names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A process, or a whole group with `group:*` (supervisord's namespec).
+    Spec(Namespec),
+    /// Every process of the group with this name.
+    Group(String),
+    /// Every process.
+    All,
+}
+
+/// A process's output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// fd 1.
+    Stdout,
+    /// fd 2.
+    Stderr,
+}
+
+impl Channel {
+    /// `stdout` or `stderr`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Stdout => "stdout",
+            Channel::Stderr => "stderr",
+        }
+    }
+}
+
+/// One operation on the supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// The supervisord version this supervisor emulates.
+    Version,
+    /// The supervisor's identification string.
+    Identification,
+    /// The supervisor's state.
+    State,
+    /// The supervisor's pid.
+    Pid,
+    /// Part of the main log (supervisord's `readFile` rules).
+    ReadMainLog {
+        /// Start; negative counts from the end.
+        offset: i64,
+        /// Bytes; 0 to the end.
+        length: i64,
+    },
+    /// Empties the main log.
+    ClearMainLog,
+    /// Stops everything, then exits.
+    Shutdown,
+    /// Stops everything, re-reads the config and starts again.
+    Restart,
+    /// Re-reads the config file into the pending groups.
+    Reread,
+    /// Adds a group of the last config read.
+    AddGroup(String),
+    /// Removes a stopped group.
+    RemoveGroup(String),
+    /// One process's state.
+    ProcessInfo(Namespec),
+    /// Every process's state, sorted by (group, name).
+    AllProcessInfo,
+    /// Every process's config of the last config read.
+    AllConfigInfo,
+    /// Starts processes; with `wait`, answers once they are RUNNING.
+    Start {
+        /// What to start.
+        target: Target,
+        /// Wait for RUNNING (or failure).
+        wait: bool,
+    },
+    /// Stops processes; with `wait`, answers once they are stopped.
+    Stop {
+        /// What to stop.
+        target: Target,
+        /// Wait for a stopped state.
+        wait: bool,
+    },
+    /// Sends a signal (a name such as `HUP` or a number, as given).
+    Signal {
+        /// Whom to signal.
+        target: Target,
+        /// The signal as the client wrote it.
+        signal: String,
+    },
+    /// Writes to a process's stdin (queued, in order, whole).
+    SendStdin {
+        /// The process.
+        process: Namespec,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Emits a remote communication event.
+    SendRemoteComm {
+        /// Its type.
+        kind: String,
+        /// Its data.
+        data: String,
+    },
+    /// Part of a process's log (supervisord's `readFile` rules).
+    ReadLog {
+        /// The process.
+        process: Namespec,
+        /// Which log.
+        channel: Channel,
+        /// Start; negative counts from the end.
+        offset: i64,
+        /// Bytes; 0 to the end.
+        length: i64,
+    },
+    /// The end of a process's log (supervisord's `tailFile` rules).
+    TailLog {
+        /// The process.
+        process: Namespec,
+        /// Which log.
+        channel: Channel,
+        /// Where the client is.
+        offset: i64,
+        /// At most this much.
+        length: i64,
+    },
+    /// Empties the logs of processes.
+    ClearLogs(Target),
+    /// The log to follow: a process's channel, or the main log.
+    Follow(Option<(Namespec, Channel)>),
+}
+
+/// A process as the core sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessView {
+    /// The process name.
+    pub name: String,
+    /// Its group.
+    pub group: String,
+    /// Last start, Unix seconds (0 if never).
+    pub start: i64,
+    /// Last stop, Unix seconds (0 if never).
+    pub stop: i64,
+    /// Now, Unix seconds.
+    pub now: i64,
+    /// Its state.
+    pub state: ProcessState,
+    /// The last spawn error, or empty.
+    pub spawnerr: String,
+    /// The last exit status (-1 after a signal).
+    pub exitstatus: i32,
+    /// The stdout log, if any.
+    pub stdout_logfile: Option<PathBuf>,
+    /// The stderr log, if any.
+    pub stderr_logfile: Option<PathBuf>,
+    /// The live pid, 0 if none.
+    pub pid: i32,
+}
+
+/// A process of the last config read, and whether its group is in use.
+#[derive(Debug, Clone)]
+pub struct ConfigView {
+    /// The group.
+    pub group: Rc<warden_config::GroupConfig>,
+    /// The process's index in the group.
+    pub index: usize,
+    /// The group is active.
+    pub inuse: bool,
+    /// The resolved stdout log (AUTO resolved where the group is active).
+    pub stdout_logfile: Option<PathBuf>,
+    /// The resolved stderr log.
+    pub stderr_logfile: Option<PathBuf>,
+}
+
+impl ConfigView {
+    /// The process's config.
+    #[must_use]
+    pub fn process(&self) -> &warden_config::ProcessConfig {
+        &self.group.processes[self.index]
+    }
+}
+
+/// The outcome for one process of a group or all request, in the order the
+/// outcomes were known (supervisord's order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultEntry {
+    /// The process.
+    pub name: String,
+    /// Its group.
+    pub group: String,
+    /// Success or the error.
+    pub result: Result<(), ApiError>,
+}
+
+/// What a re-read found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Groups only in the new config.
+    pub added: Vec<String>,
+    /// Groups whose config changed.
+    pub changed: Vec<String>,
+    /// Groups no longer in the config.
+    pub removed: Vec<String>,
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Done.
+    Ok,
+    /// A text (identification, log contents as text).
+    Text(String),
+    /// A number (pid).
+    Int(i64),
+    /// The supervisor's state.
+    State(SupervisorState),
+    /// Log bytes.
+    Bytes(Vec<u8>),
+    /// One process.
+    Process(ProcessView),
+    /// Processes.
+    Processes(Vec<ProcessView>),
+    /// Configs.
+    Configs(Vec<ConfigView>),
+    /// Per-process outcomes of a group or all request.
+    Results(Vec<ResultEntry>),
+    /// A log tail: bytes, the next offset, whether data was skipped.
+    Tail {
+        /// The bytes.
+        data: Vec<u8>,
+        /// The offset to ask from next time.
+        offset: i64,
+        /// Bytes were skipped.
+        overflow: bool,
+    },
+    /// What a re-read found.
+    Changes(Changes),
+    /// A log to follow (`None`: there is nothing to follow).
+    Follow(Option<Rc<Sink>>),
+}
+
+/// supervisord's fault kinds, one to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// INCORRECT_PARAMETERS
+    IncorrectParameters,
+    /// BAD_ARGUMENTS
+    BadArguments,
+    /// SHUTDOWN_STATE
+    ShutdownState,
+    /// BAD_NAME
+    BadName,
+    /// BAD_SIGNAL
+    BadSignal,
+    /// NO_FILE
+    NoFile,
+    /// NOT_EXECUTABLE
+    NotExecutable,
+    /// FAILED
+    Failed,
+    /// ABNORMAL_TERMINATION
+    AbnormalTermination,
+    /// SPAWN_ERROR
+    SpawnError,
+    /// ALREADY_STARTED
+    AlreadyStarted,
+    /// NOT_RUNNING
+    NotRunning,
+    /// ALREADY_ADDED
+    AlreadyAdded,
+    /// STILL_RUNNING
+    StillRunning,
+    /// CANT_REREAD
+    CantReread,
+}
+
+/// A refused or failed request: the kind and supervisord's detail text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+pub struct ApiError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// The detail (a name, a message), if any.
+    pub detail: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a detail.
+    pub fn new(kind: ErrorKind, detail: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            kind,
+            detail: Some(detail.to_string()),
+        }
+    }
+
+    /// An error without a detail.
+    #[must_use]
+    pub fn bare(kind: ErrorKind) -> ApiError {
+        ApiError { kind, detail: None }
+    }
+}
+
+/// The result of a request.
+pub type Outcome = Result<Reply, ApiError>;

@@ -1,0 +1,215 @@
+//! Start, stop, signal and stdin: one process, a group, or all.
+
+use warden_types::Namespec;
+
+use crate::core::api::{ApiError, ErrorKind, Reply, ResultEntry, Target};
+use crate::core::engine::{execv_args, Answer, Engine, Pending, ProcId, Waiting};
+use crate::core::logs::Level;
+use crate::core::state::{Event, State};
+
+/// The processes `target` names, in start order; a single process as
+/// `Err(id)` so that it is answered alone, not as a list.
+fn resolve(e: &Engine, target: &Target) -> Result<Result<Vec<ProcId>, ProcId>, ApiError> {
+    match target {
+        Target::All => Ok(Ok(e.ordered_procs())),
+        Target::Group(name) => {
+            let gi = e
+                .find(&Namespec::group(name))
+                .map_err(|_| ApiError::new(ErrorKind::BadName, name))?
+                .0;
+            Ok(Ok(e.group_procs(gi)))
+        }
+        Target::Spec(spec) => match e.find(spec)? {
+            (gi, None) => Ok(Ok(e.group_procs(gi))),
+            (_, Some(id)) => Ok(Err(id)),
+        },
+    }
+}
+
+/// supervisord's `make_allfunc`: `f` for every process whose state passes
+/// `pred`; outcomes known now come first, the others as they become known.
+fn each(
+    e: &mut Engine,
+    ids: Vec<ProcId>,
+    pred: impl Fn(State) -> bool,
+    f: impl Fn(&mut Engine, ProcId, &str) -> Answer,
+) -> Answer {
+    let mut results = Vec::new();
+    let mut pending = Vec::new();
+    for id in ids {
+        let Some(p) = e.procs.get(&id) else {
+            continue;
+        };
+        if !pred(p.fsm.state) {
+            continue;
+        }
+        let (name, group) = (p.cfg.name.clone(), p.cfg.group.clone());
+        let spec = Namespec::process(&group, &name).to_string();
+        match f(e, id, &spec) {
+            Answer::Now(r) => results.push(ResultEntry {
+                name,
+                group,
+                result: r.map(drop),
+            }),
+            Answer::Wait(Waiting::One { pending: w, .. }) => pending.push((name, group, w)),
+            Answer::Wait(Waiting::Group { .. }) => {}
+        }
+    }
+    if pending.is_empty() {
+        Answer::Now(Ok(Reply::Results(results)))
+    } else {
+        Answer::Wait(Waiting::Group { results, pending })
+    }
+}
+
+/// Starts `target`; with `wait`, answers once RUNNING.
+pub(super) fn start(e: &mut Engine, target: &Target, wait: bool) -> Answer {
+    match resolve(e, target) {
+        Err(err) => Answer::Now(Err(err)),
+        Ok(Ok(ids)) => each(
+            e,
+            ids,
+            |s| !s.is_running(),
+            |e, id, n| start_one(e, id, n, wait),
+        ),
+        Ok(Err(id)) => start_one(e, id, &spec_text(target), wait),
+    }
+}
+
+fn spec_text(target: &Target) -> String {
+    match target {
+        Target::Spec(s) => s.to_string(),
+        Target::Group(g) => g.clone(),
+        Target::All => String::new(),
+    }
+}
+
+fn start_one(e: &mut Engine, id: ProcId, name: &str, wait: bool) -> Answer {
+    let p = &e.procs[&id];
+    if let Err(err) = execv_args(&p.cfg) {
+        return Answer::Now(Err(err));
+    }
+    if p.fsm.state.is_running() {
+        return Answer::Now(Err(ApiError::new(ErrorKind::AlreadyStarted, name)));
+    }
+    if p.fsm.state == State::Unknown {
+        return Answer::Now(Err(ApiError::new(
+            ErrorKind::Failed,
+            format!("{name} is in an unknown process state"),
+        )));
+    }
+    e.feed(id, Event::Start);
+    let p = &e.procs[&id];
+    if p.fsm.spawnerr.is_some() {
+        return Answer::Now(Err(ApiError::new(ErrorKind::SpawnError, name)));
+    }
+    if wait && p.fsm.state != State::Running {
+        let pending = Pending::Start(id);
+        if let Some(r) = e.check(pending, name) {
+            return Answer::Now(r.map(|()| Reply::Ok));
+        }
+        return Answer::Wait(Waiting::One {
+            name: name.to_string(),
+            pending,
+        });
+    }
+    Answer::Now(Ok(Reply::Ok))
+}
+
+/// Stops `target`; with `wait`, answers once stopped.
+pub(super) fn stop(e: &mut Engine, target: &Target, wait: bool) -> Answer {
+    match resolve(e, target) {
+        Err(err) => Answer::Now(Err(err)),
+        Ok(Ok(ids)) => each(e, ids, State::is_running, |e, id, n| {
+            stop_one(e, id, n, wait)
+        }),
+        Ok(Err(id)) => stop_one(e, id, &spec_text(target), wait),
+    }
+}
+
+fn stop_one(e: &mut Engine, id: ProcId, name: &str, wait: bool) -> Answer {
+    if !e.procs[&id].fsm.state.is_running() {
+        return Answer::Now(Err(ApiError::new(ErrorKind::NotRunning, name)));
+    }
+    if let Some(msg) = e.stop_proc(id) {
+        return Answer::Now(Err(ApiError::new(ErrorKind::Failed, msg)));
+    }
+    let pending = Pending::Stop(id);
+    if wait && e.check(pending, name).is_none() {
+        return Answer::Wait(Waiting::One {
+            name: name.to_string(),
+            pending,
+        });
+    }
+    Answer::Now(Ok(Reply::Ok))
+}
+
+/// Sends a signal to `target`.
+pub(super) fn signal(e: &mut Engine, target: &Target, sig: &str) -> Answer {
+    match resolve(e, target) {
+        Err(err) => Answer::Now(Err(err)),
+        Ok(Ok(ids)) => each(e, ids, State::is_running, |e, id, n| {
+            Answer::Now(signal_one(e, id, n, sig))
+        }),
+        Ok(Err(id)) => Answer::Now(signal_one(e, id, &spec_text(target), sig)),
+    }
+}
+
+fn signal_one(e: &mut Engine, id: ProcId, name: &str, sig: &str) -> Result<Reply, ApiError> {
+    let Ok(signo) = warden_config::datatypes::signal_number(sig) else {
+        return Err(ApiError::new(ErrorKind::BadSignal, sig));
+    };
+    let p = &e.procs[&id];
+    if !p.fsm.state.is_signallable() {
+        return Err(ApiError::new(ErrorKind::NotRunning, name));
+    }
+    let pname = p.cfg.name.clone();
+    let Some(pid) = p.fsm.pid else {
+        return Err(ApiError::new(
+            ErrorKind::Failed,
+            format!(
+                "attempted to send {pname} sig {} but it wasn't running",
+                crate::signame(signo)
+            ),
+        ));
+    };
+    e.log.log(
+        Level::Debug,
+        &format!("sending {pname} (pid {pid}) sig {}", crate::signame(signo)),
+    );
+    match e.launcher.signal(pid, signo, false) {
+        Ok(()) => Ok(Reply::Ok),
+        Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
+            Err(ApiError::new(ErrorKind::BadSignal, sig))
+        }
+        Err(err) => {
+            let msg = format!("unknown problem sending sig {name} ({pid}):{err}");
+            e.feed(id, Event::KillFailed(msg.clone()));
+            Err(ApiError::new(ErrorKind::Failed, msg))
+        }
+    }
+}
+
+/// Queues `data` for the process's stdin; chunks are written in order and
+/// whole, however slowly the process reads.
+pub(super) fn send_stdin(
+    e: &mut Engine,
+    spec: &Namespec,
+    data: Vec<u8>,
+) -> Result<Reply, ApiError> {
+    let name = spec.to_string();
+    let id = match e.find(spec)? {
+        (_, Some(id)) => id,
+        _ => return Err(ApiError::new(ErrorKind::BadName, &name)),
+    };
+    let p = &e.procs[&id];
+    if p.fsm.pid.is_none() || p.fsm.killing {
+        return Err(ApiError::new(ErrorKind::NotRunning, &name));
+    }
+    let Some(tx) = &p.stdin else {
+        return Err(ApiError::new(ErrorKind::NoFile, &name));
+    };
+    tx.send(data)
+        .map_err(|_| ApiError::new(ErrorKind::NoFile, &name))?;
+    Ok(Reply::Ok)
+}

@@ -1,0 +1,85 @@
+//! The engine's only ways to touch the world, so it can be tested without
+//! real processes: a [`Launcher`] (spawn, signal, log file names), a
+//! [`Clock`] and a config [`Loader`].
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use tokio::sync::mpsc;
+
+use crate::core::logs::Sink;
+use crate::core::state::Ms;
+
+/// What the launcher needs to start one process.
+#[derive(Debug)]
+pub struct SpawnSpec<'a> {
+    /// The process's config.
+    pub config: &'a warden_config::ProcessConfig,
+    /// The resolved executable.
+    pub program: PathBuf,
+    /// Its arguments, `argv[0]` first.
+    pub argv: Vec<String>,
+    /// Where its stdout goes (None: discarded).
+    pub stdout: Option<Rc<Sink>>,
+    /// Where its stderr goes (None: discarded, or stdout's with
+    /// `redirect_stderr`).
+    pub stderr: Option<Rc<Sink>>,
+}
+
+/// A started process.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid (and process group).
+    pub pid: i32,
+    /// Its stdin: chunks sent here are written in order, whole.
+    pub stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+/// Starts and signals processes.
+pub trait Launcher {
+    /// Starts `spec`; `Err` carries supervisord's spawn error text.
+    ///
+    /// # Errors
+    ///
+    /// The spawn error message (fork, pipes, user lookup).
+    fn spawn(&mut self, spec: &SpawnSpec<'_>) -> Result<Spawned, String>;
+
+    /// Sends `signal` to `pid`, or to its process group with `group`.
+    /// A process that is already gone (ESRCH) is not an error.
+    ///
+    /// # Errors
+    ///
+    /// Any other failure of kill(2).
+    fn signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()>;
+
+    /// Creates a new AUTO log file for `process`'s `channel` and returns
+    /// its path (supervisord names them `NAME-CHANNEL---IDENT-RANDOM.log`).
+    ///
+    /// # Errors
+    ///
+    /// The file could not be created.
+    fn auto_log(&mut self, process: &str, channel: &str) -> std::io::Result<PathBuf>;
+
+    /// Opens (creates) a log file.
+    ///
+    /// # Errors
+    ///
+    /// The file could not be opened.
+    fn open_log(
+        &mut self,
+        path: &std::path::Path,
+        maxbytes: i64,
+        backups: i64,
+    ) -> std::io::Result<Rc<Sink>>;
+}
+
+/// Time, as the engine sees it.
+pub trait Clock {
+    /// Monotonic milliseconds since some start.
+    fn now(&self) -> Ms;
+    /// Wall time, Unix seconds.
+    fn wall(&self) -> i64;
+}
+
+/// Reads the config file again (reread, reload).
+pub type Loader = Box<dyn Fn() -> Result<warden_config::Config, String>>;
