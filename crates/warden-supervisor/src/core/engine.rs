@@ -93,6 +93,9 @@ pub(in crate::core) struct Proc {
     pub(in crate::core) stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
     /// When "waiting for NAME to stop" was last logged.
     pub(in crate::core) last_stop_report: Option<Ms>,
+    /// The one state machine deadline armed for it, if any (a newer one
+    /// replaces it; stale heap entries are skipped when they come up).
+    deadline: Option<Ms>,
 }
 
 /// A process group.
@@ -382,6 +385,7 @@ impl Engine {
                     stderr: None,
                     stdin: None,
                     last_stop_report: None,
+                    deadline: None,
                 },
             );
             ids.push(id);
@@ -505,6 +509,13 @@ impl Engine {
         };
         let old_pid = p.fsm.pid;
         p.fsm = fsm;
+        if !matches!(
+            p.fsm.state,
+            State::Starting | State::Backoff | State::Stopping
+        ) {
+            // only these states wait for a deadline
+            p.deadline = None;
+        }
         if let Event::Exited(_) = ev {
             p.stop_wall = wall;
             p.stdin = None;
@@ -536,7 +547,14 @@ impl Engine {
                     }
                 }
                 Effect::Log(l, m) => self.log.log(l, &m),
-                Effect::Timer(t) => self.timers.push(Reverse((t, Timer::Fsm(id)))),
+                Effect::Timer(t) => {
+                    if let Some(p) = self.procs.get_mut(&id) {
+                        if p.deadline != Some(t) {
+                            p.deadline = Some(t);
+                            self.timers.push(Reverse((t, Timer::Fsm(id))));
+                        }
+                    }
+                }
                 Effect::Changed(from, to) => {
                     self.changed = true;
                     if let Some(p) = self.procs.get(&id) {
@@ -627,8 +645,22 @@ impl Engine {
 
     /// The earliest deadline, if any.
     #[must_use]
-    pub fn next_deadline(&self) -> Option<Ms> {
+    pub fn next_deadline(&mut self) -> Option<Ms> {
+        // Drop stale state machine deadlines first, so that nothing wakes
+        // the supervisor up for a deadline that was replaced.
+        while let Some(Reverse((t, Timer::Fsm(id)))) = self.timers.peek().copied() {
+            if self.procs.get(&id).is_some_and(|p| p.deadline == Some(t)) {
+                break;
+            }
+            self.timers.pop();
+        }
         self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// How many state machine deadlines are armed (one per process at most).
+    #[cfg(test)]
+    pub(in crate::core) fn armed_deadlines(&self) -> usize {
+        self.procs.values().filter(|p| p.deadline.is_some()).count()
     }
 
     /// Delivers the deadlines that are due.
@@ -640,7 +672,14 @@ impl Engine {
             }
             self.timers.pop();
             match timer {
-                Timer::Fsm(id) => self.queue.push_back((id, Event::Tick)),
+                Timer::Fsm(id) => {
+                    if let Some(p) = self.procs.get_mut(&id) {
+                        if p.deadline == Some(t) {
+                            p.deadline = None;
+                            self.queue.push_back((id, Event::Tick));
+                        }
+                    }
+                }
                 Timer::StopReport(id) => self.stop_report(id),
                 Timer::ShutdownReport => {
                     self.shutdown_report_due = None;

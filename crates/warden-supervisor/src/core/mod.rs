@@ -21,3 +21,5 @@ pub mod logs;
 mod ops;
 pub mod seams;
 pub mod state;
+#[cfg(test)]
+mod tests;

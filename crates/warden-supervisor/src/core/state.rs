@@ -510,11 +510,28 @@ mod tests {
         matches!(s, State::Starting | State::Running | State::Stopping).then_some(42)
     }
 
-    /// The (state × event) table: the resulting state of every pair.
-    #[test]
-    fn table() {
-        use State::*;
-        let events = [
+    /// A compact description of effects, for the table: `spawn`,
+    /// `kill N` / `killpg N`, `timer@T`, `log` (state changes are the
+    /// table's other column).
+    fn sketch(effects: &[Effect]) -> String {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Spawn => Some("spawn".to_string()),
+                Effect::Signal { signal, group } => Some(format!(
+                    "{} {signal}",
+                    if *group { "killpg" } else { "kill" }
+                )),
+                Effect::Timer(t) => Some(format!("timer@{t}")),
+                Effect::Log(..) => Some("log".into()),
+                Effect::Changed(..) => None,
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn events() -> [Event; 9] {
+        [
             Event::Tick,
             Event::Start,
             Event::Spawned(42),
@@ -524,68 +541,137 @@ mod tests {
             Event::Stop,
             Event::GiveUp,
             Event::KillFailed("x".into()),
-        ];
-        // rows: state; columns as `events`; evaluated at t=1.5 s (inside startsecs)
-        let expect: [(State, [State; 9]); 8] = [
+        ]
+    }
+
+    /// The (state × event) table: the new state and the effects of every
+    /// pair.
+    #[test]
+    fn table() {
+        use State::*;
+        // rows: state; columns as `events()`; evaluated at t=1.5 s (inside
+        // startsecs), started at t=1 s; each cell: (new state, effects)
+        let expect: [(State, [(State, &str); 9]); 8] = [
             (
                 Stopped,
                 [
-                    Stopped, Starting, Stopped, Stopped, Stopped, Stopped, Stopped, Fatal, Unknown,
+                    (Stopped, ""),
+                    (Starting, "spawn"),
+                    (Stopped, ""),
+                    (Stopped, ""),
+                    (Stopped, ""),
+                    (Stopped, ""),
+                    (Stopped, "log"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
             (
                 Starting,
                 [
-                    Starting, Starting, Starting, Backoff, Backoff, Backoff, Stopping, Fatal,
-                    Unknown,
+                    (Starting, "timer@2001"),
+                    (Starting, "log"),
+                    (Starting, "log,timer@2001"),
+                    (Backoff, "log,timer@2501"),
+                    (Backoff, "log,timer@2501"),
+                    (Backoff, "log,timer@2501"),
+                    (Stopping, "log,kill 15,timer@11500"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
             (
                 Running,
                 [
-                    Running, Running, Running, Running, Exited, Starting, Stopping, Fatal, Unknown,
+                    (Running, ""),
+                    (Running, "log"),
+                    (Running, ""),
+                    (Running, ""),
+                    (Exited, "log"),
+                    (Starting, "log,spawn"),
+                    (Stopping, "log,kill 15,timer@11500"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
             (
                 Backoff,
                 [
-                    Backoff, Starting, Backoff, Backoff, Backoff, Backoff, Stopped, Fatal, Unknown,
+                    (Backoff, "timer@3001"),
+                    (Starting, "spawn"),
+                    (Backoff, "timer@3001"),
+                    (Backoff, "timer@3001"),
+                    (Backoff, "timer@3001"),
+                    (Backoff, "timer@3001"),
+                    (Stopped, "log"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
             (
                 Stopping,
                 [
-                    Stopping, Stopping, Stopping, Stopping, Stopped, Stopped, Stopping, Fatal,
-                    Unknown,
+                    (Stopping, "timer@11000"),
+                    (Stopping, "log"),
+                    (Stopping, "timer@11000"),
+                    (Stopping, "timer@11000"),
+                    (Stopped, "log"),
+                    (Stopped, "log"),
+                    (Stopping, "log,kill 15,timer@11500"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
             (
                 Exited,
                 [
-                    Exited, Starting, Exited, Exited, Exited, Exited, Exited, Fatal, Unknown,
+                    (Exited, ""),
+                    (Starting, "spawn"),
+                    (Exited, ""),
+                    (Exited, ""),
+                    (Exited, ""),
+                    (Exited, ""),
+                    (Exited, "log"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
             (
                 Fatal,
                 [
-                    Fatal, Starting, Fatal, Fatal, Fatal, Fatal, Fatal, Fatal, Unknown,
+                    (Fatal, ""),
+                    (Starting, "spawn"),
+                    (Fatal, ""),
+                    (Fatal, ""),
+                    (Fatal, ""),
+                    (Fatal, ""),
+                    (Fatal, "log"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
             (
                 Unknown,
                 [
-                    Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Unknown, Fatal, Unknown,
+                    (Unknown, ""),
+                    (Unknown, ""),
+                    (Unknown, ""),
+                    (Unknown, ""),
+                    (Unknown, ""),
+                    (Unknown, ""),
+                    (Unknown, "log"),
+                    (Fatal, ""),
+                    (Unknown, "log"),
                 ],
             ),
         ];
         for (state, row) in expect {
-            for (ev, want) in events.iter().zip(row) {
+            for (ev, (want, effects)) in events().iter().zip(row) {
                 let mut f = fsm(state, has_pid(state));
-                if state == Stopped {
-                    f.laststart = Some(1000); // already started once: no autostart
-                }
-                let (got, _) = run(&f, ev, 1500);
+                f.laststart = Some(1000); // already started once: no autostart
+                let (got, e) = run(&f, ev, 1500);
                 assert_eq!(got.state, want, "{state:?} x {ev:?}");
+                assert_eq!(sketch(&e), effects, "{state:?} x {ev:?}");
             }
         }
     }
