@@ -131,7 +131,7 @@ pub struct Options {
 }
 
 /// The version supervisord reports.
-pub const SUPERVISOR_VERSION: &str = "4.3.0";
+pub use crate::core::api::SUPERVISOR_VERSION;
 
 /// Runs supervisord with `args` (argv, including argv\[0\]); returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
@@ -344,11 +344,4 @@ fn check_config(loaded: &warden_config::Loaded) -> i32 {
     0
 }
 
-/// supervisord's `signame`: `SIGTERM`, or `signal N` when unknown.
-pub fn signame(sig: i32) -> String {
-    match warden_config::datatypes::signal_name(sig) {
-        Some(n) if n.starts_with("SIG") => n.to_string(),
-        Some(n) => format!("SIG{n}"),
-        None => format!("signal {sig}"),
-    }
-}
+pub use crate::core::state::signame;

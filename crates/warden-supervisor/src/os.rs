@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use crate::core::api::Channel;
 use crate::core::events::Bus;
 use crate::core::logs::{capture, Origin, Sink};
 use crate::core::seams::{Clock, Launcher, SpawnSpec, Spawned};
 use crate::core::state::Ms;
+use warden_types::Channel;
 
 /// The monotonic clock since start, and the wall clock.
 pub struct SystemClock {

@@ -7,6 +7,7 @@
 //!   every front end shows them the same way).
 //! - [`Namespec`]: a process, a whole group, as supervisord names them
 //!   (`name`, `group:name`, `group:*`, `group:`).
+//! - [`Channel`]: a process's stdout or stderr.
 //!
 //! Signals and exit statuses are `warden_sys::Signal` and
 //! `warden_sys::process::ExitStatus`.
@@ -14,6 +15,27 @@
 mod namespec;
 
 pub use namespec::Namespec;
+
+/// A process's output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// fd 1.
+    Stdout,
+    /// fd 2.
+    Stderr,
+}
+
+impl Channel {
+    /// `stdout` or `stderr`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Stdout => "stdout",
+            Channel::Stderr => "stderr",
+        }
+    }
+}
 
 /// Process states and their wire codes (`supervisor.states.ProcessStates`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

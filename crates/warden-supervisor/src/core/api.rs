@@ -9,7 +9,11 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
+pub use warden_types::Channel;
 use warden_types::{Namespec, ProcessState, SupervisorState};
+
+/// The supervisord version this supervisor emulates.
+pub const SUPERVISOR_VERSION: &str = "4.3.0";
 
 use crate::core::logs::Sink;
 
@@ -22,26 +26,6 @@ pub enum Target {
     Group(String),
     /// Every process.
     All,
-}
-
-/// A process's output stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Channel {
-    /// fd 1.
-    Stdout,
-    /// fd 2.
-    Stderr,
-}
-
-impl Channel {
-    /// `stdout` or `stderr`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Stdout => "stdout",
-            Channel::Stderr => "stderr",
-        }
-    }
 }
 
 /// One operation on the supervisor.

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use warden_config::{Config, GroupConfig, LogFile, ProcessConfig};
 use warden_types::{Namespec, SupervisorState};
 
-use crate::core::api::{ApiError, ErrorKind, Outcome, Request, ResultEntry};
+use crate::core::api::{ApiError, ErrorKind, Outcome, ResultEntry};
 use crate::core::events::{Bus, EventKind};
 use crate::core::logs::{Level, MainLog, Sink};
 use crate::core::seams::{Clock, Launcher, Loader, SpawnSpec};
@@ -745,10 +745,10 @@ impl Engine {
         }
     }
 
-    /// Handles a request; the answer goes to `reply`, now or once the
-    /// processes it waits for have changed.
-    pub fn request(&mut self, req: Request, reply: oneshot::Sender<Outcome>) {
-        match crate::core::ops::dispatch(self, req) {
+    /// Answers now, or registers a ticket that the state changes it waits
+    /// for will resolve.
+    pub(in crate::core) fn submit(&mut self, answer: Answer, reply: oneshot::Sender<Outcome>) {
+        match answer {
             Answer::Now(outcome) => {
                 let _ = reply.send(outcome);
             }

@@ -25,7 +25,7 @@ use std::rc::{Rc, Weak};
 
 use warden_types::{ProcessState, SupervisorState};
 
-use crate::core::api::Channel;
+use warden_types::Channel;
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::core::api::Channel;
 use crate::core::events::{Bus, EventKind};
+use warden_types::Channel;
 
 /// Main-log levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -13,15 +13,28 @@ use crate::core::api::{ApiError, ErrorKind, Reply, Request};
 use crate::core::engine::{Answer, Engine, Mood};
 use crate::core::events::EventKind;
 
+impl Engine {
+    /// Handles a request; the answer goes to `reply`, now or once the
+    /// processes it waits for have changed.
+    pub fn request(
+        &mut self,
+        req: Request,
+        reply: tokio::sync::oneshot::Sender<crate::core::api::Outcome>,
+    ) {
+        let answer = dispatch(self, req);
+        self.submit(answer, reply);
+    }
+}
+
 /// Runs one request.
-pub(in crate::core) fn dispatch(e: &mut Engine, req: Request) -> Answer {
+fn dispatch(e: &mut Engine, req: Request) -> Answer {
     let exempt = matches!(req, Request::SendRemoteComm { .. } | Request::Follow(_));
     if !exempt && e.mood != Mood::Running {
         return Answer::Now(Err(ApiError::bare(ErrorKind::ShutdownState)));
     }
     let now = |r| Answer::Now(r);
     match req {
-        Request::Version => now(Ok(Reply::Text(crate::SUPERVISOR_VERSION.into()))),
+        Request::Version => now(Ok(Reply::Text(crate::core::api::SUPERVISOR_VERSION.into()))),
         Request::Identification => now(query::identification(e)),
         Request::State => now(Ok(Reply::State(e.mood.state()))),
         Request::Pid => now(Ok(Reply::Int(i64::from(e.pid)))),

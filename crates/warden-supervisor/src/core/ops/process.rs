@@ -169,13 +169,16 @@ fn signal_one(e: &mut Engine, id: ProcId, name: &str, sig: &str) -> Result<Reply
             ErrorKind::Failed,
             format!(
                 "attempted to send {pname} sig {} but it wasn't running",
-                crate::signame(signo)
+                crate::core::state::signame(signo)
             ),
         ));
     };
     e.log.log(
         Level::Debug,
-        &format!("sending {pname} (pid {pid}) sig {}", crate::signame(signo)),
+        &format!(
+            "sending {pname} (pid {pid}) sig {}",
+            crate::core::state::signame(signo)
+        ),
     );
     match e.launcher.signal(pid, signo, false) {
         Ok(()) => Ok(Reply::Ok),
