@@ -626,7 +626,10 @@ fn open_stdio(s: &Stdio, write: bool) -> Result<Option<File>, Error> {
             } else {
                 "open input file"
             };
-            opts.open(p).map(Some).map_err(|e| Error::path(op, p, e))
+            // A symlink planted in a shared directory is not followed.
+            warden_sys::fs::open_protected(p, &opts, O_NOCTTY)
+                .map(Some)
+                .map_err(|e| Error::path(op, p, e))
         }
     }
 }

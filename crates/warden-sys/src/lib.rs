@@ -19,6 +19,7 @@
 pub mod clock;
 pub mod cred;
 pub mod fd;
+pub mod fs;
 pub mod lock;
 pub mod pid;
 pub mod process;
