@@ -20,6 +20,49 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// What a `PATH` search ([`search_path`]) found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// The first candidate that is an executable regular file.
+    Found(PathBuf),
+    /// No executable candidate; this one exists but cannot be executed.
+    NotExecutable(PathBuf),
+    /// No candidate exists.
+    NotFound,
+}
+
+/// Looks `program` up as `execvp` does, before any fork: a name containing a
+/// `/` is the single candidate `base/program`; a bare name is tried in each
+/// non-empty directory of `path` (a `PATH` value), in order. Candidates are
+/// examined under `root` (`/`, or the directory a `chroot` will make the root);
+/// the path returned is the one seen from inside it.
+#[must_use]
+pub fn search_path(program: &str, path: &str, base: &Path, root: &Path) -> Search {
+    let candidates: Vec<PathBuf> = if program.contains('/') {
+        vec![base.join(program)]
+    } else {
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| Path::new(d).join(program))
+            .collect()
+    };
+    let mut not_executable = None;
+    for c in candidates {
+        let seen = root.join(c.strip_prefix("/").unwrap_or(&c));
+        match std::fs::metadata(seen) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Search::Found(c),
+            Ok(_) => {
+                not_executable.get_or_insert(c);
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                not_executable.get_or_insert(c);
+            }
+            Err(_) => {}
+        }
+    }
+    not_executable.map_or(Search::NotFound, Search::NotExecutable)
+}
+
 /// How many symlinks [`open_protected`] follows before giving up (`ELOOP`), as
 /// Linux does.
 const MAX_LINKS: usize = 40;
@@ -183,6 +226,37 @@ mod tests {
 
     fn chown_link(p: &Path, uid: u32) {
         std::os::unix::fs::lchown(p, Some(uid), Some(uid)).unwrap();
+    }
+
+    #[test]
+    fn path_search_takes_the_first_executable() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("prog"), "").unwrap();
+        std::fs::write(b.join("prog"), "").unwrap();
+        std::fs::set_permissions(b.join("prog"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = format!("::{}:{}", a.display(), b.display());
+        let root = Path::new("/");
+        assert_eq!(
+            search_path("prog", &path, root, root),
+            Search::Found(b.join("prog"))
+        );
+        assert_eq!(
+            search_path("prog", &a.display().to_string(), root, root),
+            Search::NotExecutable(a.join("prog"))
+        );
+        assert_eq!(search_path("none", &path, root, root), Search::NotFound);
+        assert_eq!(
+            search_path("./prog", "", &b, root),
+            Search::Found(b.join("./prog"))
+        );
+        // Inside a root: the path as seen from there.
+        assert_eq!(
+            search_path("prog", "/b", root, d.path()),
+            Search::Found(PathBuf::from("/b/prog"))
+        );
     }
 
     #[test]
