@@ -12,7 +12,7 @@
 //! `/proc`) allocates and must run before forking or in a single-threaded process.
 //!
 //! Conventions: each wrapper returns `std::io::Result`, converting the C return
-//! value once through [`cvt`]; descriptors are created close-on-exec.
+//! value once through `cvt`; descriptors are created close-on-exec.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 

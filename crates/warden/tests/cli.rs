@@ -276,6 +276,12 @@ fn stop_status_and_signal_exit_codes() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let pid = e.pid("stubborn").unwrap();
     e.s.track(pid);
+    // `start` returns once sh runs, maybe before its trap: wait until TERM
+    // is ignored (bit 15 of SigIgn), or the TERM below kills it.
+    wait_for(T, "sh to ignore TERM", || {
+        let ign = u64::from_str_radix(&status_field(pid, "SigIgn")?, 16).ok()?;
+        (ign & (1 << 14) != 0).then_some(())
+    });
     let o = e.run(&["stop", "-n", "stubborn", "--retry", "TERM/1"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(alive(pid));
