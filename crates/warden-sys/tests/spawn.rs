@@ -153,3 +153,62 @@ fn a_failed_spawn_is_reported_on_stderr_with_status_127() {
          supervisor: child process was not spawned\n"
     );
 }
+
+/// Where the SIGUSR1 handler below writes the pid of the process running it.
+static HANDLER_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn record_pid(_: libc::c_int) {
+    let pid = std::process::id().to_ne_bytes();
+    let fd = HANDLER_PIPE.load(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: write(2) from a live 4-byte buffer; async-signal-safe.
+    unsafe { libc::write(fd, pid.as_ptr().cast(), pid.len()) };
+}
+
+/// A signal sent to the child right after `spawn` (before it reset its
+/// signal state) meets the default disposition, never the parent's handler.
+#[test]
+fn a_signal_right_after_spawn_never_runs_the_parents_handler_in_the_child() {
+    use std::os::fd::AsRawFd;
+    let (r, w) = fd::pipe_cloexec().unwrap();
+    HANDLER_PIPE.store(w.as_raw_fd(), std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: a zeroed sigaction with a handler that only makes
+    // async-signal-safe calls; the old action is not requested.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = record_pid as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&raw mut sa.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR1, &raw const sa, std::ptr::null_mut()),
+            0
+        );
+    }
+    let usr1 = Signal::from_raw(libc::SIGUSR1).unwrap();
+    for round in 0..50 {
+        let (pid, _out) = run(&["/bin/sleep", "100"], None);
+        signal::kill_process(pid, usr1).unwrap();
+        let deadline = Instant::now() + T;
+        let mut st = process::try_wait(pid).unwrap();
+        while st.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            st = process::try_wait(pid).unwrap();
+        }
+        let Some(st) = st else {
+            let _ = signal::kill_process(pid, Signal::from_raw(9).unwrap());
+            reap(pid);
+            panic!("round {round}: the child survived SIGUSR1: the parent's handler ran in it");
+        };
+        assert!(
+            matches!(st, ExitStatus::Signaled { signal, .. } if signal == libc::SIGUSR1),
+            "round {round}: {st}"
+        );
+    }
+    HANDLER_PIPE.store(-1, std::sync::atomic::Ordering::SeqCst);
+    drop(w);
+    let mut ran_in = Vec::new();
+    File::from(r).read_to_end(&mut ran_in).unwrap();
+    let pids: Vec<u32> = ran_in
+        .chunks(4)
+        .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    assert!(pids.is_empty(), "the parent's handler ran in {pids:?}");
+}
