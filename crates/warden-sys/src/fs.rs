@@ -7,6 +7,7 @@
 //!
 //! - [`create_temp_in`]: a fresh file under an unpredictable name, created with
 //!   `O_CREAT | O_EXCL` (which never follows a symlink), for write-then-rename.
+//! - [`create_temp_dir_in`]: the same for a private directory (0700).
 //! - [`rename_over`]: the rename of such a temporary file into place, refused
 //!   when the destination is a symlink planted by another user.
 //! - [`open_protected`]: opening a user-given path (a log file) that may
@@ -108,6 +109,24 @@ pub fn create_temp_in(
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.keep().map_err(|e| e.error)
+}
+
+/// Creates a new directory in `dir` named `<prefix><random>`, mode 0700, and
+/// returns its path. Like [`create_temp_in`], the name cannot be guessed
+/// (`mkdir` never follows a symlink, but a predictable name can be squatted).
+///
+/// # Errors
+///
+/// Any error of `mkdir`.
+pub fn create_temp_dir_in(dir: &Path, prefix: &str) -> io::Result<PathBuf> {
+    let created = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(dir)?
+        .keep();
+    // Exact mode whatever the umask (nothing is inside yet).
+    std::fs::set_permissions(&created, std::fs::Permissions::from_mode(0o700))?;
+    Ok(created)
 }
 
 /// Renames `from` over `to`, refusing when `to` is a symbolic link owned by
@@ -266,6 +285,9 @@ mod tests {
         let (_, b) = create_temp_in(d.path(), ".x.", ".tmp", 0o640).unwrap();
         assert_ne!(a, b);
         let name = a.file_name().unwrap().to_str().unwrap();
+        let sub = create_temp_dir_in(d.path(), ".n-").unwrap();
+        let meta = std::fs::symlink_metadata(&sub).unwrap();
+        assert!(meta.is_dir() && meta.mode() & 0o777 == 0o700);
         assert!(name.starts_with(".x.") && name.ends_with(".tmp"), "{name}");
         let meta = std::fs::symlink_metadata(&a).unwrap();
         assert!(meta.is_file());
