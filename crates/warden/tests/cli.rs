@@ -111,6 +111,7 @@ fn start_exit_codes() {
     let e = Env::new();
     let o = e.run(&["start", "--", "sleep", "1000"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    e.s.track(e.pid("sleep").unwrap());
     assert!(
         o.stdout.is_empty() && o.stderr.is_empty(),
         "silent on success"
@@ -388,7 +389,8 @@ fn twenty_concurrent_starts_with_one_name_run_one() {
                     "--",
                     "sh",
                     "-c",
-                    "sleep 1000",
+                    // Short sleeps: none outlives the marked sh for long.
+                    "while :; do sleep 1; done",
                     marker.to_str().unwrap(),
                 ])
                 .stderr(Stdio::null())
@@ -944,7 +946,7 @@ fn planted_symlinks_in_a_shared_directory_are_not_written_through() {
         "--",
         "sh",
         "-c",
-        "echo hello; sleep 1000",
+        "echo hello; exec sleep 1000",
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     e.s.track(e.pid("mine").unwrap());
