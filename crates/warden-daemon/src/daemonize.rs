@@ -626,7 +626,10 @@ fn open_stdio(s: &Stdio, write: bool) -> Result<Option<File>, Error> {
             } else {
                 "open input file"
             };
-            opts.open(p).map(Some).map_err(|e| Error::path(op, p, e))
+            // A symlink planted in a shared directory is not followed.
+            warden_sys::fs::open_protected(p, &opts, O_NOCTTY)
+                .map(Some)
+                .map_err(|e| Error::path(op, p, e))
         }
     }
 }
@@ -711,16 +714,9 @@ fn listen_fds_for_us() -> RawFd {
 }
 
 fn bind_notify_socket() -> Result<NotifySocket, Error> {
-    use std::os::unix::fs::DirBuilderExt;
     let base = std::env::temp_dir();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let dir = base.join(format!(".warden-notify-{}-{nanos}", std::process::id()));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| Error::path("create notify socket directory", &dir, e))?;
+    let dir = warden_sys::fs::create_temp_dir_in(&base, ".warden-notify-")
+        .map_err(|e| Error::path("create notify socket directory in", &base, e))?;
     let path = dir.join("notify");
     let sock = std::os::unix::net::UnixDatagram::bind(&path)
         .map_err(|e| Error::path("bind notify socket", &path, e))?;

@@ -26,7 +26,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use warden_sys::consts::{EEXIST, ELOOP, ENOENT, O_NOFOLLOW};
@@ -39,6 +39,8 @@ use crate::Error;
 #[derive(Debug)]
 pub struct Pidfile {
     path: PathBuf,
+    /// The temporary file it was written as, until renamed into place.
+    tmp: PathBuf,
     file: File,
     dev: u64,
     ino: u64,
@@ -89,14 +91,16 @@ impl Pidfile {
                         continue;
                     }
                     let new = Pidfile::write_temp(path, pid, kind)?;
-                    std::fs::rename(new.tmp_path(), path)
-                        .map_err(|e| Error::path("replace stale pidfile", path, e))?;
+                    std::fs::rename(&new.tmp, path).map_err(|e| {
+                        let _ = std::fs::remove_file(&new.tmp);
+                        Error::path("replace stale pidfile", path, e)
+                    })?;
                     drop(old); // releases the stale inode's lock
                     return Ok(new);
                 }
                 Err(e) if e.raw_os_error() == Some(ENOENT) => {
                     let new = Pidfile::write_temp(path, pid, kind)?;
-                    let tmp = new.tmp_path();
+                    let tmp = new.tmp.clone();
                     match fd::rename_noreplace(&tmp, path) {
                         Ok(()) => return Ok(new),
                         Err(e) => {
@@ -126,38 +130,22 @@ impl Pidfile {
         ))
     }
 
-    fn tmp_path(&self) -> PathBuf {
-        tmp_path_for(&self.path, Pid::this())
-    }
-
-    /// Creates `<dir>/.<name>.<pid>.tmp` holding "pid\n", mode 0644, locked.
+    /// Creates `<dir>/.<name>.<random>.tmp` holding "pid\n", mode 0644,
+    /// locked. The name is unpredictable and the file new (`O_EXCL`): nothing
+    /// planted in the directory is written through.
     fn write_temp(path: &Path, pid: Pid, kind: LockKind) -> Result<Pidfile, Error> {
-        let tmp = tmp_path_for(path, pid);
-        let create = || {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .custom_flags(O_NOFOLLOW)
-                .open(&tmp)
-        };
-        let mut file = match create() {
-            Err(e) if e.raw_os_error() == Some(EEXIST) => {
-                // Left over by an earlier process with our (recycled) pid.
-                let _ = std::fs::remove_file(&tmp);
-                create()
-            }
-            other => other,
-        }
-        .map_err(|e| Error::path("create pidfile", path, e))?;
+        let name = path
+            .file_name()
+            .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        // Exact mode whatever the umask: readable by all, writable by owner only.
+        let (mut file, tmp) =
+            warden_sys::fs::create_temp_in(dir, &format!(".{name}."), ".tmp", 0o644)
+                .map_err(|e| Error::path("create pidfile", path, e))?;
         let cleanup = |e| {
             let _ = std::fs::remove_file(&tmp);
             Error::path("write pidfile", path, e)
         };
-        // Exact mode whatever the umask: readable by all, writable by owner only.
-        file.set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(cleanup)?;
         if !lock::try_lock_exclusive(file.as_fd(), kind).map_err(cleanup)? {
             return Err(cleanup(std::io::Error::other("fresh file already locked")));
         }
@@ -166,6 +154,7 @@ impl Pidfile {
         let meta = file.metadata().map_err(cleanup)?;
         Ok(Pidfile {
             path: path.to_path_buf(),
+            tmp,
             file,
             dev: meta.dev(),
             ino: meta.ino(),
@@ -218,13 +207,6 @@ impl Drop for Pidfile {
             self.remove_if_ours();
         }
     }
-}
-
-fn tmp_path_for(path: &Path, pid: Pid) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.{pid}.tmp"))
 }
 
 fn open_existing(path: &Path, write: bool) -> std::io::Result<File> {

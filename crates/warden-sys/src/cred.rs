@@ -79,40 +79,73 @@ pub fn drop_privileges(cred: &Credentials) -> std::io::Result<()> {
         Supplementary::OfUser(name) => {
             // SAFETY: name is a valid NUL-terminated string.
             cvt(unsafe { libc::initgroups(name.as_ptr(), cred.gid) })?;
+            set_ids_checked(cred.uid, cred.gid)
         }
-        Supplementary::Exactly(groups) => {
-            // SAFETY: the pointer and length describe a valid gid_t slice.
-            cvt(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
-        }
+        Supplementary::Exactly(groups) => set_ids(groups, cred.uid, cred.gid),
     }
-    // SAFETY: setgid/setuid take integers only.
-    cvt(unsafe { libc::setgid(cred.gid) })?;
-    // SAFETY: as above.
-    cvt(unsafe { libc::setuid(cred.uid) })?;
-    verify(cred)
+    .map_err(|e| e.into_io(cred.uid, cred.gid))
 }
 
-fn verify(cred: &Credentials) -> std::io::Result<()> {
-    let (mut r, mut e, mut s) = (0, 0, 0);
-    // SAFETY: three valid out-pointers.
-    cvt(unsafe { libc::getresuid(&raw mut r, &raw mut e, &raw mut s) })?;
-    let (mut gr, mut ge, mut gs) = (0, 0, 0);
-    // SAFETY: three valid out-pointers.
-    cvt(unsafe { libc::getresgid(&raw mut gr, &raw mut ge, &raw mut gs) })?;
-    let ok =
-        [r, e, s].iter().all(|&u| u == cred.uid) && [gr, ge, gs].iter().all(|&g| g == cred.gid);
-    // SAFETY: setuid(0) has no memory effects; it must fail for a non-root target.
-    let regained = cred.uid != 0 && unsafe { libc::setuid(0) } == 0;
-    if !ok || regained {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "privilege drop did not take: uids {r}/{e}/{s}, gids {gr}/{ge}/{gs}, wanted {}:{}",
-                cred.uid, cred.gid
+/// Why [`set_ids`] failed, without allocating (it runs in forked children).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DropFailure {
+    /// A call failed with this errno.
+    Call(i32),
+    /// Every call succeeded but the ids are not the wanted ones, or root can
+    /// be regained.
+    NotTaken,
+}
+
+impl DropFailure {
+    fn into_io(self, uid: u32, gid: u32) -> std::io::Error {
+        match self {
+            DropFailure::Call(e) => std::io::Error::from_raw_os_error(e),
+            DropFailure::NotTaken => std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("privilege drop did not take: wanted {uid}:{gid}, got other ids or root could be regained"),
             ),
-        ));
+        }
+    }
+}
+
+/// The privilege drop of warden, for the daemon and for supervised children
+/// alike: `setgroups(groups)`, `setgid`, `setuid`, then the check of
+/// [`set_ids_checked`]. Async-signal-safe (no allocation, raw calls only).
+pub(crate) fn set_ids(groups: &[u32], uid: u32, gid: u32) -> Result<(), DropFailure> {
+    // SAFETY: the pointer and length describe a valid gid_t slice.
+    if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
+        return Err(DropFailure::Call(errno()));
+    }
+    set_ids_checked(uid, gid)
+}
+
+/// `setgid`, `setuid`, then verifies that real, effective and saved ids all
+/// changed and that `setuid(0)` fails for a non-root target.
+/// Async-signal-safe.
+pub(crate) fn set_ids_checked(uid: u32, gid: u32) -> Result<(), DropFailure> {
+    // SAFETY: setgid/setuid take integers only.
+    if unsafe { libc::setgid(gid) } != 0 || unsafe { libc::setuid(uid) } != 0 {
+        return Err(DropFailure::Call(errno()));
+    }
+    let (mut r, mut e, mut s) = (0, 0, 0);
+    let (mut gr, mut ge, mut gs) = (0, 0, 0);
+    // SAFETY: six valid out-pointers.
+    let queried = unsafe {
+        libc::getresuid(&raw mut r, &raw mut e, &raw mut s) == 0
+            && libc::getresgid(&raw mut gr, &raw mut ge, &raw mut gs) == 0
+    };
+    let ok =
+        queried && [r, e, s].iter().all(|&u| u == uid) && [gr, ge, gs].iter().all(|&g| g == gid);
+    // SAFETY: setuid(0) has no memory effects; it must fail for a non-root target.
+    let regained = uid != 0 && unsafe { libc::setuid(0) } == 0;
+    if !ok || regained {
+        return Err(DropFailure::NotTaken);
     }
     Ok(())
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// The supplementary groups of the calling process.

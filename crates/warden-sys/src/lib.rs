@@ -12,13 +12,14 @@
 //! `/proc`) allocates and must run before forking or in a single-threaded process.
 //!
 //! Conventions: each wrapper returns `std::io::Result`, converting the C return
-//! value once through [`cvt`]; descriptors are created close-on-exec.
+//! value once through `cvt`; descriptors are created close-on-exec.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod clock;
 pub mod cred;
 pub mod fd;
+pub mod fs;
 pub mod lock;
 pub mod pid;
 pub mod process;

@@ -7,18 +7,22 @@
 //! takes no lock and drops nothing: it runs raw system calls and `_exit`s.
 //! That makes it safe to use from a multi-threaded parent (a tokio runtime).
 //!
-//! The child, in order: becomes the leader of its own process group
-//! (`setpgid(0, 0)`), moves the three given descriptors onto 0, 1 and 2,
-//! closes every other descriptor (`close_range`), resets every signal
-//! disposition to the default and empties its signal mask, drops privileges
-//! (`setgroups` → `setgid` → `setuid`), changes directory, sets the umask and
-//! `execve`s. Any failure is written to its fd 2 in supervisord's words
+//! Every signal is blocked across `fork` (the parent then restores its mask),
+//! so no handler of the parent ever runs in the child. The child, in order:
+//! resets every signal disposition to the default and empties its signal
+//! mask, becomes the leader of its own process group (`setpgid(0, 0)`, which
+//! the parent also does, so the group exists when [`spawn`] returns), moves the
+//! three given descriptors onto 0, 1 and 2, closes every other descriptor
+//! (`close_range`), drops privileges (`setgroups` → `setgid` → `setuid`, then
+//! checks that every id changed and root cannot be regained, as the daemon's
+//! drop does), changes directory, sets the umask and `execve`s. Any failure is written to its fd 2 in supervisord's words
 //! (`supervisor: couldn't exec ARGV0: ENOENT`, then
 //! `supervisor: child process was not spawned`) and the child `_exit(127)`s.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
+use crate::cred::DropFailure;
 use crate::{cvt, Pid};
 
 /// Credentials the child switches to before `exec`.
@@ -88,42 +92,67 @@ pub fn spawn(req: &SpawnRequest<'_>) -> std::io::Result<Pid> {
         req.stderr.as_raw_fd(),
     ];
 
+    // Every signal stays blocked across the fork: a signal arriving in this
+    // window must not run one of the parent's handlers in the child (which
+    // would write to the parent's pipes or state from another process). The
+    // parent restores its mask; the child resets dispositions, then unblocks.
+    let saved_mask = block_all_signals()?;
     // SAFETY: the child branch below only performs async-signal-safe system
     // calls on memory prepared before the fork (no allocation, no locks, no
     // drops) and always ends in execve or _exit.
-    let pid = cvt(unsafe { libc::fork() })?;
-    if pid != 0 {
+    let forked = cvt(unsafe { libc::fork() });
+    if !matches!(forked, Ok(0)) {
+        restore_signal_mask(&saved_mask);
+        let pid = forked?;
+        // The child makes itself a group leader too; doing it here as well
+        // means the group exists when `spawn` returns, so a group kill right
+        // away cannot miss. Once the child has exec'd the call fails with
+        // EACCES (or ESRCH if it is already gone): nothing to do then.
+        // SAFETY: setpgid with integer arguments.
+        unsafe { libc::setpgid(pid, pid) };
         return Ok(Pid::from_raw(pid).expect("UNWRAP: fork returns a positive pid to the parent"));
     }
 
     // ---- child: async-signal-safe from here on ----
+    // Default dispositions first, then the (empty) mask: no handler of the
+    // parent can run here.
+    if let Err(e) = crate::signal::reset_all() {
+        child_error(b"couldn't reset signals", e.raw_os_error().unwrap_or(0));
+    }
     // SAFETY: setpgid with integer arguments.
-    unsafe { libc::setpgid(0, 0) };
+    if unsafe { libc::setpgid(0, 0) } != 0 {
+        child_error(b"couldn't set the process group", errno());
+    }
     // Move the descriptors onto 0, 1, 2. They were created after 0..2 were
-    // open, so none of them is itself 0..2.
+    // open, so none of them is itself 0..2; fd::dup2 would clear CLOEXEC if
+    // one were.
     for (target, &fd) in fds.iter().enumerate() {
-        // SAFETY: dup2 on descriptors that stay open until exec.
-        unsafe { libc::dup2(fd, target as libc::c_int) };
+        // SAFETY: the descriptor stays open until exec (the parent holds it).
+        let src = unsafe { BorrowedFd::borrow_raw(fd) };
+        if let Err(e) = crate::fd::dup2(src, target as libc::c_int) {
+            child_error(
+                b"couldn't redirect standard streams",
+                e.raw_os_error().unwrap_or(0),
+            );
+        }
     }
     // SAFETY: close_range takes integer arguments; failure (old kernel) is
     // harmless because every descriptor of the parent is CLOEXEC.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    let _ = crate::signal::reset_all();
 
     if let Some(cred) = req.credentials {
-        // SAFETY: groups points to cred.groups.len() valid gid_t values.
-        let ok = unsafe {
-            libc::setgroups(cred.groups.len(), cred.groups.as_ptr()) == 0
-                && libc::setgid(cred.gid) == 0
-                && libc::setuid(cred.uid) == 0
-        };
-        if !ok {
-            let e = errno();
+        // The same drop as the daemon's, checked the same way: ids all
+        // changed, root cannot be regained.
+        if let Err(f) = crate::cred::set_ids(&cred.groups, cred.uid, cred.gid) {
+            let why = match f {
+                DropFailure::Call(e) => errno_name(e),
+                DropFailure::NotTaken => b"privilege drop did not take",
+            };
             child_write(&[
                 b"supervisor: couldn't setuid to ",
                 &uid_text[..uid_len],
                 b": ",
-                errno_name(e),
+                why,
                 b"\n",
             ]);
             child_fail();
@@ -159,6 +188,34 @@ pub fn spawn(req: &SpawnRequest<'_>) -> std::io::Result<Pid> {
         b"\n",
     ]);
     child_fail()
+}
+
+/// Reports `what: ERRNO` on fd 2 and fails the spawn. Async-signal-safe.
+fn child_error(what: &[u8], e: i32) -> ! {
+    child_write(&[b"supervisor: ", what, b": ", errno_name(e), b"\n"]);
+    child_fail()
+}
+
+/// Blocks every signal in the calling thread; returns the previous mask.
+fn block_all_signals() -> std::io::Result<libc::sigset_t> {
+    // SAFETY: both sets are initialised (sigfillset / written by the call)
+    // before they are read.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&raw mut all);
+        match libc::pthread_sigmask(libc::SIG_SETMASK, &raw const all, &raw mut old) {
+            0 => Ok(old),
+            e => Err(std::io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+/// Puts back a mask saved by [`block_all_signals`].
+fn restore_signal_mask(mask: &libc::sigset_t) {
+    // SAFETY: mask is a valid sigset_t; the old mask is not requested.
+    // pthread_sigmask cannot fail with a valid `how` and set.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut()) };
 }
 
 fn child_fail() -> ! {

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use warden_sys::consts::{ELOOP, O_NOFOLLOW};
+use warden_sys::fs;
 
 use crate::cli::StartArgs;
 
@@ -42,28 +44,48 @@ pub fn path_for(pidfile: &Path) -> PathBuf {
 }
 
 impl Record {
-    /// Writes the record atomically (temporary file, then rename).
+    /// Writes the record atomically: a fresh temporary file beside it (random
+    /// name, `O_EXCL`: nothing planted in a shared directory is written
+    /// through), then a rename that refuses to replace another user's symlink.
     pub fn save(&self) -> std::io::Result<()> {
+        use std::io::Write;
         let path = path_for(&self.pidfile);
-        let tmp = path.with_file_name(format!(
-            ".{}.{}.tmp",
-            path.file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
         let body = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, body)?;
-        std::fs::rename(&tmp, &path)
+        let (mut file, tmp) = fs::create_temp_in(dir, &format!(".{name}."), ".tmp", 0o644)?;
+        let written = file
+            .write_all(&body)
+            .and_then(|()| fs::rename_over(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
-    /// Loads the record of `pidfile`, if any.
+    /// Loads the record of `pidfile`, if any. A symlink in its place is an
+    /// error, never followed.
     pub fn load(pidfile: &Path) -> std::io::Result<Option<Record>> {
-        match std::fs::read(path_for(pidfile)) {
-            Ok(b) => serde_json::from_slice(&b)
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = path_for(pidfile);
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_NOFOLLOW)
+            .open(&path);
+        let mut b = Vec::new();
+        match opened.and_then(|mut f| f.read_to_end(&mut b)) {
+            Ok(_) => serde_json::from_slice(&b)
                 .map(Some)
                 .map_err(std::io::Error::other),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.raw_os_error() == Some(ELOOP) => Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{} is a symbolic link (not followed)", path.display()),
+            )),
             Err(e) => Err(e),
         }
     }

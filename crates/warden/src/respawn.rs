@@ -76,13 +76,14 @@ impl Outputs {
     fn reopen(&mut self) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         let open = |p: &PathBuf| {
-            std::fs::OpenOptions::new()
-                .write(true)
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true)
                 .create(true)
                 // Appended to: every write seeks to the end (see `Outputs`).
                 .truncate(false)
-                .mode(0o640)
-                .open(p)
+                .mode(0o640);
+            // A symlink planted in a shared directory is not followed.
+            warden_sys::fs::open_protected(p, &opts, 0)
         };
         self.stdout = self.stdout_path.as_ref().map(open).transpose()?;
         self.stderr = if self.stderr_path == self.stdout_path {

@@ -1,11 +1,11 @@
 //! `warden start`: resolve, detach, exec (or supervise with --respawn).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use warden_daemon::error::exit;
 use warden_daemon::{Daemonize, Error, Forked, Mode, Stdio};
+use warden_sys::fs::{search_path, Search};
 
 use crate::cli::StartArgs;
 use crate::record::{self, Record};
@@ -153,53 +153,32 @@ fn absolutize(args: &mut StartArgs) -> Result<(), Failure> {
 /// `--chroot` it means the working directory there.
 fn resolve_program(program: &str, args: &StartArgs) -> Result<PathBuf, Failure> {
     let root = args.chroot.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let inside = |p: &Path| root.join(p.strip_prefix("/").unwrap_or(p));
-    let candidates: Vec<PathBuf> = if program.contains('/') {
-        let base = if args.chroot.is_some() {
-            args.chdir.clone().unwrap_or_else(|| PathBuf::from("/"))
-        } else {
-            std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
-        };
-        vec![base.join(program)]
+    let base = if args.chroot.is_some() {
+        args.chdir.clone().unwrap_or_else(|| PathBuf::from("/"))
     } else {
-        let path = args
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .or_else(|| {
-                if args.clear_env {
-                    None
-                } else {
-                    std::env::var("PATH").ok()
-                }
-            })
-            .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string());
-        path.split(':')
-            .filter(|d| !d.is_empty())
-            .map(|d| Path::new(d).join(program))
-            .collect()
+        std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"))
     };
-    let mut not_executable = None;
-    for c in candidates {
-        match std::fs::metadata(inside(&c)) {
-            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(c),
-            Ok(_) => {
-                not_executable.get_or_insert(c);
+    let path = args
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            if args.clear_env {
+                None
+            } else {
+                std::env::var("PATH").ok()
             }
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                not_executable.get_or_insert(c);
-            }
-            Err(_) => {}
-        }
-    }
-    match not_executable {
-        Some(c) => Err(Failure {
+        })
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string());
+    match search_path(program, &path, &base, &root) {
+        Search::Found(p) => Ok(p),
+        Search::NotExecutable(c) => Err(Failure {
             code: exit::NOT_EXECUTABLE,
             message: format!("{}: not executable", c.display()),
         }),
-        None => Err(Failure {
+        Search::NotFound => Err(Failure {
             code: exit::NOT_FOUND,
             message: format!("{program}: command not found"),
         }),

@@ -111,6 +111,7 @@ fn start_exit_codes() {
     let e = Env::new();
     let o = e.run(&["start", "--", "sleep", "1000"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
+    e.s.track(e.pid("sleep").unwrap());
     assert!(
         o.stdout.is_empty() && o.stderr.is_empty(),
         "silent on success"
@@ -276,6 +277,12 @@ fn stop_status_and_signal_exit_codes() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let pid = e.pid("stubborn").unwrap();
     e.s.track(pid);
+    // `start` returns once sh runs, maybe before its trap: wait until TERM
+    // is ignored (bit 15 of SigIgn), or the TERM below kills it.
+    wait_for(T, "sh to ignore TERM", || {
+        let ign = u64::from_str_radix(&status_field(pid, "SigIgn")?, 16).ok()?;
+        (ign & (1 << 14) != 0).then_some(())
+    });
     let o = e.run(&["stop", "-n", "stubborn", "--retry", "TERM/1"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(alive(pid));
@@ -382,7 +389,8 @@ fn twenty_concurrent_starts_with_one_name_run_one() {
                     "--",
                     "sh",
                     "-c",
-                    "sleep 1000",
+                    // Short sleeps: none outlives the marked sh for long.
+                    "while :; do sleep 1; done",
                     marker.to_str().unwrap(),
                 ])
                 .stderr(Stdio::null())
@@ -835,4 +843,117 @@ fn user_switch_is_complete() {
     ]);
     assert_eq!(code(&o), 3);
     assert!(stderr(&o).contains("unknown group"), "{}", stderr(&o));
+}
+
+/// As root in a sticky world-writable directory, nothing another user planted
+/// is written through: not the temporaries of the pidfile and the record (for
+/// the next pids), not the record's path, not a log path. Our own symlink to a
+/// log is still followed.
+#[test]
+fn planted_symlinks_in_a_shared_directory_are_not_written_through() {
+    use std::os::unix::fs::{lchown, symlink, PermissionsExt};
+    if warden_sys::process::geteuid() != 0 {
+        return; // planting another user's links needs root
+    }
+    let e = Env::new();
+    let victim = e.s.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let shared = e.s.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let plant = |name: &str| {
+        let link = shared.join(name);
+        symlink(&victim, &link).unwrap();
+        lchown(&link, Some(65534), Some(65534)).unwrap();
+    };
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    for pid in last + 1..last + 400 {
+        for name in ["x.json", "x.pid"] {
+            plant(&format!(".{name}.{pid}.tmp"));
+        }
+    }
+    let pidfile = shared.join("x.pid");
+    let o = e.run(&[
+        "start",
+        "-p",
+        pidfile.to_str().unwrap(),
+        "-n",
+        "x",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    let pid = read_pid(&pidfile);
+    if let Some(pid) = pid {
+        e.s.track(pid);
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shared.join("x.json")).unwrap()).unwrap();
+    assert_eq!(record["name"], "x");
+    let o = e.run(&["stop", "-p", pidfile.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // The record's own path, planted: a clear refusal.
+    plant("y.json");
+    let y = shared.join("y.pid");
+    let o = e.run(&["start", "-p", y.to_str().unwrap(), "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("symbolic link owned by uid 65534"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(read_pid(&y).is_none(), "nothing left running");
+
+    // Log paths, planted: refused, in both modes.
+    plant("out.log");
+    let out = shared.join("out.log");
+    for respawn in [false, true] {
+        let mut args = vec!["start", "-n", "logs", "-o", out.to_str().unwrap()];
+        if respawn {
+            args.push("--respawn");
+        }
+        args.extend(["--", "sh", "-c", "echo owned; sleep 1000"]);
+        let o = e.run(&args);
+        if let Some(pid) = e.pid("logs") {
+            e.s.track(pid);
+        }
+        assert_eq!(code(&o), 3, "respawn {respawn}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("refusing to follow the symbolic link"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+
+    // Our own link is followed.
+    let real = e.s.join("real.log");
+    let mine = shared.join("mine.log");
+    symlink(&real, &mine).unwrap();
+    let o = e.run(&[
+        "start",
+        "-n",
+        "mine",
+        "-o",
+        mine.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo hello; exec sleep 1000",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    e.s.track(e.pid("mine").unwrap());
+    wait_for(T, "the output through our link", || {
+        std::fs::read_to_string(&real)
+            .ok()
+            .filter(|s| s == "hello\n")
+    });
+    assert_eq!(code(&e.run(&["stop", "-n", "mine"])), 0);
 }
