@@ -58,7 +58,10 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let echo = config.supervisord.nodaemon && !config.supervisord.silent;
-        let log = MainLog::for_config(&config, echo);
+        let log = match MainLog::for_config(&config, echo) {
+            Ok(log) => log,
+            Err(e) => daemon.fail(2, &e),
+        };
         let bus = Bus::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = Handle::new(tx, bus.clone());

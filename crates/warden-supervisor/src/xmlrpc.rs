@@ -256,7 +256,8 @@ fn path_text(p: Option<&std::path::Path>) -> String {
 }
 
 fn process_value(v: ProcessView) -> Value {
-    ProcessInfo {
+    let failure = v.log_failure.clone();
+    let mut value = ProcessInfo {
         stdout_logfile: path_text(v.stdout_logfile.as_deref()),
         stderr_logfile: path_text(v.stderr_logfile.as_deref()),
         name: v.name,
@@ -272,7 +273,16 @@ fn process_value(v: ProcessView) -> Value {
     .to_value(|t| {
         let lt = warden_sys::clock::local_time(t);
         format_stop_time(lt.month, lt.day, lt.hour, lt.minute)
-    })
+    });
+    // Lost output shows where people look: `status`.
+    if let (Some(f), Value::Struct(s)) = (failure, &mut value) {
+        let d = match s.get("description") {
+            Some(Value::String(d)) if !d.is_empty() => format!("{d}; {f}"),
+            _ => f,
+        };
+        s.insert("description", d);
+    }
+    value
 }
 
 fn entry_value(r: ResultEntry) -> Value {

@@ -238,3 +238,239 @@ fn running_out_of_descriptors_does_not_kill_the_listeners() {
         .mainlog()
         .contains("HTTP server accepts connections again"));
 }
+
+/// A raw XML-RPC call with string parameters; returns the body.
+fn call(sup: &Sup, method: &str, params: &[&str]) -> String {
+    let params: String = params
+        .iter()
+        .map(|p| format!("<param><value><string>{p}</string></value></param>\n"))
+        .collect();
+    sup.rpc(method, &params)
+}
+
+fn state_of(sup: &Sup, name: &str) -> String {
+    let body = call(sup, "supervisor.getProcessInfo", &[name]);
+    body.split("<name>statename</name>")
+        .nth(1)
+        .and_then(|r| r.split("<string>").nth(1))
+        .and_then(|r| r.split('<').next())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn field(body: &str, name: &str) -> String {
+    body.split(&format!("<name>{name}</name>"))
+        .nth(1)
+        .and_then(|r| r.split("<value>").nth(1))
+        .map(|r| {
+            r.trim_start_matches("<string>")
+                .split('<')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn stdin_writes_stay_in_order_and_whole_when_the_child_reads_late() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let out = dir.join("stdin.out");
+    let w = start_with(
+        &dir,
+        "",
+        &format!(
+            "[program:late]\ncommand=/bin/sh -c \"sleep 1; exec cat > {}\"\nstartsecs=0\n",
+            out.display()
+        ),
+    );
+    wait_for(Duration::from_secs(10), "late running", || {
+        (state_of(&w, "late") == "RUNNING").then_some(())
+    });
+    // 40 messages of 20 KiB: far more than a pipe holds before the child
+    // starts reading, so most of them wait.
+    let mut want = String::new();
+    for i in 0..40 {
+        let msg = format!("[{i:02}]{}\n", "abcdefgh".repeat(20 * 128));
+        let r = call(&w, "supervisor.sendProcessStdin", &["late", &msg]);
+        assert!(r.contains("<boolean>1</boolean>"), "{r}");
+        want.push_str(&msg);
+    }
+    let got = wait_for(Duration::from_secs(20), "all bytes written", || {
+        let got = std::fs::read_to_string(&out).ok()?;
+        (got.len() >= want.len()).then_some(got)
+    });
+    assert!(got == want, "stdin reordered or torn: {} bytes", got.len());
+}
+
+#[test]
+fn a_log_whose_directory_vanished_is_a_spawn_error_as_in_supervisord() {
+    let scratch = Scratch::new();
+    for d in ["real", "warden"] {
+        std::fs::create_dir_all(scratch.join(d).join("logs")).unwrap();
+    }
+    let programs = "[program:nolog]\ncommand={child} --tag {tag}\nstdout_logfile=%(here)s/logs/out.log\nstartsecs=0\nstartretries=1\n";
+    let (r, w) = helper::pair(&scratch, programs);
+    for sup in [&r, &w] {
+        wait_for(Duration::from_secs(20), "RUNNING", || {
+            (state_of(sup, "nolog") == "RUNNING").then_some(())
+        });
+        std::fs::remove_dir_all(sup.dir.join("logs")).unwrap();
+        let stop = call(sup, "supervisor.stopProcess", &["nolog"]);
+        assert!(stop.contains("<boolean>1</boolean>"), "{stop}");
+    }
+    let shown = |sup: &Sup| {
+        let start = call(sup, "supervisor.startProcess", &["nolog"]);
+        let info = call(sup, "supervisor.getProcessInfo", &["nolog"]);
+        (
+            start.contains("<int>50</int>"),
+            field(&info, "spawnerr"),
+            sup.mainlog()
+                .contains("spawnerr: unknown error making dispatchers for 'nolog': ENOENT"),
+        )
+    };
+    let (real, ours) = (shown(&r), shown(&w));
+    assert_eq!(ours, real);
+    assert_eq!(
+        ours,
+        (
+            true,
+            "unknown error making dispatchers for 'nolog': ENOENT".to_string(),
+            true
+        )
+    );
+    let children: Vec<i32> = test_programs::pids_with(&w.dir.to_string_lossy())
+        .into_iter()
+        .filter(|p| *p != w.pid && *p != r.pid)
+        .collect();
+    assert!(
+        children.is_empty(),
+        "a program runs with its output going nowhere: {children:?}"
+    );
+}
+
+#[test]
+fn an_unusable_main_log_refuses_to_start() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    std::fs::create_dir_all(dir.join("main.log")).unwrap(); // a directory
+    let conf = helper::write_conf(&dir, "");
+    let out = Command::new(bin("warden-supervisord"))
+        .arg("-c")
+        .arg(&conf)
+        .current_dir(&dir)
+        .output()
+        .expect("run warden");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot open the main log") && err.contains("main.log"),
+        "{err}"
+    );
+    assert!(!dir.join("sd.pid").exists());
+}
+
+#[test]
+fn lost_output_is_reported_once_in_the_main_log_and_in_status() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let w = start_with(
+        &dir,
+        "",
+        "[program:full]\ncommand={child} --tick 20 --tag {tag}\nstartsecs=0\nstdout_logfile=/dev/full\n",
+    );
+    let info = wait_for(
+        Duration::from_secs(10),
+        "the failure in the description",
+        || {
+            let info = call(&w, "supervisor.getProcessInfo", &["full"]);
+            field(&info, "description")
+                .contains("cannot write to /dev/full")
+                .then_some(info)
+        },
+    );
+    assert!(field(&info, "description").starts_with("pid "), "{info}");
+    // many ticks later, still one line
+    wait_for(Duration::from_secs(5), "more ticks", || {
+        test_programs::poll_until(Duration::from_millis(300), || false);
+        Some(())
+    });
+    let lines = w
+        .mainlog()
+        .lines()
+        .filter(|l| l.contains("'full' output lost"))
+        .count();
+    assert_eq!(lines, 1, "{}", w.mainlog());
+}
+
+#[test]
+fn auto_logs_are_private_new_files() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let w = start_with(
+        &dir,
+        "",
+        "[program:auto]\ncommand={child} --tag {tag}\nstartsecs=0\n",
+    );
+    let info = call(&w, "supervisor.getProcessInfo", &["auto"]);
+    for key in ["stdout_logfile", "stderr_logfile"] {
+        let path = field(&info, key);
+        assert!(path.contains("auto-"), "{key}: {path}");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::symlink_metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{path}");
+    }
+}
+
+#[test]
+fn stopped_and_fatal_programs_hold_no_log_descriptors() {
+    let scratch = Scratch::new();
+    let count_fds = |programs: &str, tag: &str| {
+        let dir = scratch.join(tag);
+        let w = start_with(&dir, "", programs);
+        wait_for(Duration::from_secs(20), "all FATAL", || {
+            let all = w.rpc("supervisor.getAllProcessInfo", "");
+            (!all.contains("STARTING") && !all.contains("BACKOFF")).then_some(())
+        });
+        test_programs::fds(w.pid).len()
+    };
+    let none = count_fds("", "none");
+    let programs: String = (0..30)
+        .map(|i| {
+            format!("[program:f{i}]\ncommand={{child}} --exit 1 --tag {{tag}}\nstartretries=0\n")
+        })
+        .collect();
+    let thirty = count_fds(&programs, "thirty");
+    assert!(
+        thirty < none + 10,
+        "30 FATAL programs hold {} more descriptors",
+        thirty - none
+    );
+}
+
+#[test]
+fn a_huge_stopwaitsecs_never_kills_at_once() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let w = start_with(
+        &dir,
+        "",
+        "[program:stubborn]\ncommand={child} --ignore-term --tag {tag}\nstartsecs=0\nstopwaitsecs=9223372036854775807\n",
+    );
+    wait_for(Duration::from_secs(10), "running", || {
+        proc_pid(&w, "stubborn")
+    });
+    let pid = proc_pid(&w, "stubborn").unwrap();
+    let r = w.rpc(
+        "supervisor.stopProcess",
+        "<param><value><string>stubborn</string></value></param>\n<param><value><boolean>0</boolean></value></param>\n",
+    );
+    assert!(r.contains("<boolean>1</boolean>"), "{r}");
+    // Had the deadline overflowed, SIGKILL would follow at once.
+    let killed = test_programs::poll_until(Duration::from_secs(2), || !test_programs::alive(pid));
+    assert!(!killed, "SIGKILL was sent");
+    assert_eq!(state_of(&w, "stubborn"), "STOPPING");
+    test_programs::kill(pid, "KILL");
+}

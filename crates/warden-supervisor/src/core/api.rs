@@ -152,6 +152,8 @@ pub struct ProcessView {
     pub stderr_logfile: Option<PathBuf>,
     /// The live pid, 0 if none.
     pub pid: i32,
+    /// Output is being lost: why (a log cannot be written).
+    pub log_failure: Option<String>,
 }
 
 /// A process of the last config read, and whether its group is in use.

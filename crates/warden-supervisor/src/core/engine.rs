@@ -593,22 +593,32 @@ impl Engine {
         let p = self.procs.get_mut(&id).ok_or("no such process")?;
         let (program, argv) = execv_args(&p.cfg).map_err(|e| e.detail.unwrap_or_default())?;
         let name = p.cfg.name.clone();
+        let dispatchers = |e: std::io::Error| {
+            format!(
+                "unknown error making dispatchers for '{name}': {}",
+                errno_name(&e)
+            )
+        };
         for (path, slot, lc) in [
             (&p.stdout_path, &mut p.stdout, &p.cfg.stdout),
             (&p.stderr_path, &mut p.stderr, &p.cfg.stderr),
         ] {
-            if let (Some(path), None) = (path, &slot) {
-                // supervisord: a log that cannot be opened is a spawn error
-                let sink = self
-                    .launcher
-                    .open_log(path, lc.logfile_maxbytes, lc.logfile_backups)
-                    .map_err(|e| {
-                        format!(
-                            "unknown error making dispatchers for '{name}': {}",
-                            errno_name(&e)
-                        )
-                    })?;
-                *slot = Some(sink);
+            // supervisord: a log that cannot be opened is a spawn error, at
+            // every spawn (its directory may have vanished since the last).
+            match (path, &slot) {
+                (Some(_), Some(sink)) => sink.reopen().map_err(dispatchers)?,
+                (Some(path), None) => {
+                    let sink = self
+                        .launcher
+                        .open_log(path, lc.logfile_maxbytes, lc.logfile_backups)
+                        .map_err(dispatchers)?;
+                    let (log, who) = (self.log.clone(), name.clone());
+                    sink.report_failures_to(Box::new(move |e| {
+                        log.log(Level::Warn, &format!("'{who}' output lost: {e}"));
+                    }));
+                    *slot = Some(sink);
+                }
+                (None, _) => {}
             }
         }
         let stderr = if p.cfg.redirect_stderr {
@@ -1002,7 +1012,10 @@ impl Engine {
                     self.pids.clear();
                     self.stop_groups = None;
                     self.mood = Mood::Running;
-                    self.log = MainLog::for_config(&self.config, self.log.echo);
+                    match MainLog::for_config(&self.config, self.log.echo) {
+                        Ok(log) => self.log = log,
+                        Err(e) => self.log.log(Level::Critical, &e),
+                    }
                     self.restarted = true;
                     self.startup_messages();
                     self.populate();

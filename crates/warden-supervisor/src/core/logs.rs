@@ -32,8 +32,10 @@ pub enum Level {
     Critical,
 }
 
+/// Told of a failed write: the message.
+pub type FailureReport = Box<dyn Fn(&str)>;
+
 /// An append-only, rotating log file.
-#[derive(Debug)]
 pub struct Sink {
     path: PathBuf,
     file: RefCell<Option<File>>,
@@ -42,6 +44,19 @@ pub struct Sink {
     size: Cell<u64>,
     /// Woken on every write and reopen.
     pub notify: tokio::sync::Notify,
+    /// The error of the current episode of failed writes, if any.
+    failure: RefCell<Option<String>>,
+    /// Told once at the start of each episode of failed writes.
+    on_failure: RefCell<Option<FailureReport>>,
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sink")
+            .field("path", &self.path)
+            .field("failure", &self.failure.borrow())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sink {
@@ -54,6 +69,8 @@ impl Sink {
             backups: u32::try_from(backups).unwrap_or(0),
             size: Cell::new(0),
             notify: tokio::sync::Notify::new(),
+            failure: RefCell::new(None),
+            on_failure: RefCell::new(None),
         };
         s.reopen()?;
         Ok(Rc::new(s))
@@ -64,6 +81,29 @@ impl Sink {
         &self.path
     }
 
+    /// Calls `f` with the error once at the start of every episode of failed
+    /// writes (a full disk, a vanished file system): lost bytes are never
+    /// silent.
+    pub fn report_failures_to(&self, f: FailureReport) {
+        *self.on_failure.borrow_mut() = Some(f);
+    }
+
+    /// The error of the current episode of failed writes, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    fn failed(&self, e: &std::io::Error) {
+        if self.failure.borrow().is_some() {
+            return;
+        }
+        let msg = format!("cannot write to {}: {e}", self.path.display());
+        if let Some(f) = &*self.on_failure.borrow() {
+            f(&msg);
+        }
+        *self.failure.borrow_mut() = Some(msg);
+    }
+
     /// Closes the file until the next write (a process that is not running
     /// keeps no descriptor open).
     pub fn release(&self) {
@@ -72,10 +112,12 @@ impl Sink {
 
     /// Closes and reopens the file (after an external rotation, USR2).
     pub fn reopen(&self) -> std::io::Result<()> {
-        let f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        // Never through a link planted in a shared directory such as /tmp.
+        let f = warden_sys::fs::open_protected(
+            &self.path,
+            OpenOptions::new().create(true).append(true),
+            0,
+        )?;
         self.size.set(f.metadata().map(|m| m.len()).unwrap_or(0));
         *self.file.borrow_mut() = Some(f);
         self.notify.notify_waiters();
@@ -102,15 +144,21 @@ impl Sink {
             return;
         }
         if self.file.borrow().is_none() {
-            let _ = self.reopen();
-        }
-        {
-            let mut f = self.file.borrow_mut();
-            if let Some(f) = f.as_mut() {
-                if f.write_all(data).is_ok() {
-                    self.size.set(self.size.get() + data.len() as u64);
-                }
+            if let Err(e) = self.reopen() {
+                self.failed(&e);
+                return;
             }
+        }
+        let written = match self.file.borrow_mut().as_mut() {
+            Some(f) => f.write_all(data),
+            None => Ok(()),
+        };
+        match written {
+            Ok(()) => {
+                self.size.set(self.size.get() + data.len() as u64);
+                self.failure.borrow_mut().take();
+            }
+            Err(e) => self.failed(&e),
         }
         if self.maxbytes > 0 && self.size.get() >= self.maxbytes {
             let _ = self.rotate();
@@ -129,11 +177,11 @@ impl Sink {
         *self.file.borrow_mut() = None;
         let base = self.path.to_string_lossy().into_owned();
         if self.backups == 0 {
-            let f = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&self.path)?;
+            let f = warden_sys::fs::open_protected(
+                &self.path,
+                OpenOptions::new().create(true).write(true).truncate(true),
+                0,
+            )?;
             drop(f);
             return self.reopen();
         }
@@ -229,7 +277,7 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> (Vec<u8>, i64, bool) 
 }
 
 /// The daemon's own log: `YYYY-MM-DD HH:MM:SS,mmm LEVEL message`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MainLog {
     /// The file, unless `logfile=syslog` or it could not be opened.
     pub sink: Option<Rc<Sink>>,
@@ -241,13 +289,19 @@ pub struct MainLog {
 
 impl MainLog {
     /// The main log `config` asks for (`echo`: also to stdout).
-    #[must_use]
-    pub fn for_config(config: &warden_config::Config, echo: bool) -> MainLog {
+    ///
+    /// # Errors
+    ///
+    /// The log file cannot be opened (a directory, a missing directory, no
+    /// permission): the supervisor must not run without its log.
+    pub fn for_config(config: &warden_config::Config, echo: bool) -> Result<MainLog, String> {
         let s = &config.supervisord;
         let sink = if s.logfile.as_os_str() == "syslog" {
             None
         } else {
-            Sink::open(&s.logfile, s.logfile_maxbytes, s.logfile_backups).ok()
+            let sink = Sink::open(&s.logfile, s.logfile_maxbytes, s.logfile_backups)
+                .map_err(|e| format!("cannot open the main log {}: {e}", s.logfile.display()))?;
+            Some(sink)
         };
         let level = match s.loglevel {
             warden_config::LogLevel::Blather
@@ -257,7 +311,7 @@ impl MainLog {
             warden_config::LogLevel::Warn => Level::Warn,
             warden_config::LogLevel::Error | warden_config::LogLevel::Critical => Level::Critical,
         };
-        MainLog { sink, level, echo }
+        Ok(MainLog { sink, level, echo })
     }
 
     /// Writes one line if `level` passes the filter.

@@ -26,6 +26,10 @@ fn view(e: &Engine, id: ProcId) -> ProcessView {
         stdout_logfile: p.stdout_path.clone(),
         stderr_logfile: p.stderr_path.clone(),
         pid: p.fsm.pid.unwrap_or(0),
+        log_failure: [&p.stdout, &p.stderr]
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.failure()),
     }
 }
 
