@@ -11,20 +11,28 @@
 //! main(args) ─ parse flags, load + validate config (errors: exit 2)
 //!    │
 //!    ├─ daemonize (warden-daemon) unless nodaemon ── BEFORE any thread
-//!    └─ tokio current_thread runtime + LocalSet
+//!    └─ run.rs: tokio current_thread runtime + LocalSet
 //!          │
-//!          ├─ engine task  (engine.rs) ── the one owner of all state
-//!          │     select! { SIGCHLD → waitpid(-1, WNOHANG) loop → Exited
-//!          │               TERM/INT/QUIT/HUP/USR2 → mood changes, reopen
-//!          │               command channel ← HTTP handlers
-//!          │               earliest armed deadline (startsecs/backoff/stop) }
-//!          │     every event → state::step (pure) → effects (spawn, kill,
-//!          │     log, arm timer) → waiters of deferred RPCs re-checked
-//!          ├─ http servers (http.rs): unix + inet, Basic auth, /RPC2,
-//!          │     /logtail, /mainlogtail; each request is its own task, so a
-//!          │     waiting call never blocks another
-//!          └─ capture tasks (logs.rs): one per child pipe, write to sinks
+//!          ├─ the engine (core/engine.rs): the one owner of all state, fed by
+//!          │     SIGCHLD → waitpid(-1, WNOHANG) → Engine::reaped
+//!          │     TERM/INT/QUIT/HUP/USR2 → Engine::control
+//!          │     Command::Call(Request) from the front ends → Engine::request
+//!          │     the earliest armed deadline → Engine::fire_due
+//!          │   every input → core::state::step (pure) → effects through the
+//!          │   Launcher seam (os.rs) → events on the Bus → tickets of waiting
+//!          │   calls resolved by the state changes they wait for
+//!          ├─ front ends, each an adapter over core::api (Request, Reply,
+//!          │     ApiError): http.rs routes bytes; xmlrpc.rs translates
+//!          │     supervisord's XML-RPC; /logtail follows a log
+//!          ├─ capture tasks (core/logs.rs): one per child pipe, into the log
+//!          │     sinks, and output events while somebody subscribes
+//!          └─ ticks.rs: TICK_* events, only while somebody wants them
 //! ```
+//!
+//! Module dependencies point one way: the adapters (`http`, `xmlrpc`) and
+//! the driver (`run`, `os`) use `core`; inside `core`, `ops` use `engine`,
+//! which uses `state`, `events`, `logs` and `seams`; nothing in `core`
+//! imports a wire format.
 //!
 //! Children are forked by `warden_sys::spawn::spawn`, whose child side runs
 //! only async-signal-safe calls (own process group, dup2 of the capture
@@ -37,18 +45,18 @@
 //! - Deadlines fire when due instead of on supervisord's 1 s poll: RUNNING
 //!   comes right after `startsecs`, FATAL right after the last failure,
 //!   exits are noticed at once (the documented rules, without the latency).
-//! - Deferred calls are re-checked 50 ms after an event and every 2 s
-//!   while nothing happens (upstream: every loop iteration).
+//!   Waiting calls answer as soon as the change they wait for happens.
 //! - `[eventlistener:x]`, `[fcgi-program:x]` and non-default
 //!   `[rpcinterface:x]` factories are parsed but not run (a warning is
-//!   logged); no events are emitted; `syslog` log targets are ignored.
+//!   logged); `syslog` log targets are ignored.
 //! - `minfds`/`minprocs` are enforced as supervisord does, but the "Increased
 //!   RLIMIT_NOFILE limit" info lines are not logged; the web UI at
 //!   `GET /` is a stub page.
 //! - `reload`/SIGHUP re-reads the config and restarts the programs in the
 //!   same process but keeps the HTTP sockets bound at start.
-//! - A program's `user=` gets its primary group as the only supplementary
-//!   group (supervisord calls `initgroups`).
+//! - AUTO child logs are created (mode 0600, `O_EXCL`) when their group is
+//!   added, as `mkstemp` would; supervisord only picks a name.
+//! - An unusable main log refuses the start (supervisord runs without it).
 
 pub mod core;
 pub mod http;

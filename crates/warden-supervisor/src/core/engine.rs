@@ -1,8 +1,8 @@
 //! The engine: the one owner of the supervisor's state.
 //!
 //! It is driven from outside (see `crate::run`) by four inputs: a
-//! [`Request`] with the channel its answer goes to, a reaped child
-//! ([`Engine::exited`]), a fired deadline ([`Engine::fire_due`]) and a
+//! [`Request`](crate::core::api::Request) with the channel its answer goes to, a reaped child
+//! ([`Engine::reaped`]), a fired deadline ([`Engine::fire_due`]) and a
 //! control signal ([`Engine::control`]). Each input goes through the pure
 //! state machine ([`crate::core::state::step`]); the effects are carried out
 //! through the [`Launcher`] seam, logged, published on the [`Bus`], and then

@@ -15,7 +15,7 @@
 //! # Costs nothing idle
 //!
 //! Output chunks are only produced while a subscriber asked for them
-//! ([`Bus::wants`]); ticks only run while a subscriber asked for them (the
+//! ([`Bus::wants_output`]); ticks only run while a subscriber asked for them (the
 //! driver starts a tick timer when [`Bus::tick_periods`] is not empty).
 //! With no subscriber, publishing is a counter increment.
 
