@@ -181,6 +181,12 @@ fn main() {
         tables.push(("4".into(), cpu));
     }
 
+    if want("6") {
+        eprintln!("figure 6: interactive latency");
+        let n = if args.quick { 5 } else { 20 };
+        tables.push(("6".into(), supervisors::interactive(&kinds, n)));
+    }
+
     let linkage = std::process::Command::new("file")
         .arg("-L")
         .arg(&tools.warden)

@@ -479,3 +479,70 @@ pub fn scale_svg(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scale)]
     }
     svg + "</svg>\n"
 }
+
+/// Figure 6: interactive latency of `ctl stop NAME`, `ctl start NAME` and
+/// `ctl status NAME` on one program that exits on SIGTERM, each client
+/// against its own server. warden's target: stop and start within 3× of
+/// status on the same server (a waiting call answers when the change it
+/// waits for happens, not on a timer).
+pub fn interactive(kinds: &[Kind], rounds: usize) -> Table {
+    let mut rows = Vec::new();
+    for kind in kinds {
+        let Some(r) = start(kind, "interactive", &sleepers(1)) else {
+            eprintln!("  {} did not start", kind.name);
+            continue;
+        };
+        poll_until(Duration::from_secs(30), || all_running(&r.sock, 1));
+        let ctl = |args: &[&str]| -> Option<f64> {
+            let t = Instant::now();
+            let ok = Command::new(&kind.client[0])
+                .args(&kind.client[1..])
+                .arg("-c")
+                .arg(&r.conf)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then(|| t.elapsed().as_secs_f64() * 1e3)
+        };
+        let mut status = Row::new(&format!("{} status", kind.name));
+        let mut stop = Row::new(&format!("{} stop", kind.name));
+        let mut start_row = Row::new(&format!("{} start", kind.name));
+        for _ in 0..rounds {
+            if let Some(ms) = ctl(&["status", "p:p0000"]) {
+                status.samples.push(ms);
+            }
+            if let Some(ms) = ctl(&["stop", "p:p0000"]) {
+                stop.samples.push(ms);
+            }
+            if let Some(ms) = ctl(&["start", "p:p0000"]) {
+                start_row.samples.push(ms);
+            }
+        }
+        let base = status.samples.median();
+        for row in [&mut stop, &mut start_row] {
+            if let (Some(b), Some(m)) = (base, row.samples.median()) {
+                row.note = format!("{:.1}× status", m / b);
+            }
+        }
+        for mut row in [status, stop, start_row] {
+            row.group = kind.name.to_string();
+            rows.push(row);
+        }
+        let _ = rpc(&r.sock, "supervisor.shutdown", &[]);
+        let mut child = r.child;
+        poll_until(Duration::from_secs(30), || {
+            child.try_wait().ok().flatten().is_some()
+        });
+        kill_child(child);
+    }
+    Table {
+        title: "interactive latency: ctl status / stop / start of one program".into(),
+        unit: "ms",
+        lower_is_better: true,
+        target: "stop and start ≤ 3× status on the same server".into(),
+        target_value: None,
+        rows,
+    }
+}
