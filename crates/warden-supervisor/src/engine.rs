@@ -641,12 +641,14 @@ impl Engine {
             p.cfg.stderr.logfile_backups,
         );
         let cstr = |s: &str| CString::new(s.as_bytes()).unwrap_or_default();
-        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        // `vars_os`: the child gets the supervisor's environment byte for
+        // byte, UTF-8 or not (`vars` would panic on a non-UTF-8 variable).
+        let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os().collect();
         let mut set = |k: &str, v: &str| {
             if let Some(e) = env.iter_mut().find(|(ek, _)| ek == k) {
-                e.1 = v.to_string();
+                e.1 = v.into();
             } else {
-                env.push((k.to_string(), v.to_string()));
+                env.push((k.into(), v.into()));
             }
         };
         set("SUPERVISOR_ENABLED", "1");
@@ -658,7 +660,13 @@ impl Engine {
         for (k, v) in &p.cfg.environment {
             set(k, v);
         }
-        let envp: Vec<CString> = env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect();
+        let envp: Vec<CString> = env
+            .iter()
+            .map(|(k, v)| {
+                use std::os::unix::ffi::OsStrExt;
+                CString::new([k.as_bytes(), b"=", v.as_bytes()].concat()).unwrap_or_default()
+            })
+            .collect();
         let cargv: Vec<CString> = argv.iter().map(|a| cstr(a)).collect();
         let program = cstr(&filename.to_string_lossy());
         let dir = p.cfg.directory.as_deref().map(cstr);
@@ -882,7 +890,7 @@ impl Engine {
 
     /// Re-reads the config file.
     pub fn read_config(&self) -> Result<Config, String> {
-        let env: HashMap<String, String> = std::env::vars().collect();
+        let env = warden_config::host_env();
         Ok(crate::load(&self.path, &env, &self.opts)?.config)
     }
 

@@ -146,7 +146,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         println!("{SUPERVISOR_VERSION}");
         return 0;
     }
-    let env: HashMap<String, String> = std::env::vars().collect();
+    let env = warden_config::host_env();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let path = match &opts.configuration {
         Some(p) => p.clone(),
