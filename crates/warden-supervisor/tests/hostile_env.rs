@@ -1,6 +1,7 @@
 //! Hostile environment and config through the real binary (issue 20, items
-//! 5 and 6): a non-UTF-8 environment variable, and an `[include]` pattern
-//! that a backtracking matcher takes exponential time on.
+//! 5, 6 and 10): a non-UTF-8 environment variable, an `[include]` pattern
+//! that a backtracking matcher takes exponential time on, a format width
+//! that asks for a gigabyte, and thousands of per-process errors.
 
 mod foreground;
 
@@ -88,22 +89,67 @@ fn pathological_include_glob_checks_quickly() {
         format!("[supervisord]\n[include]\nfiles = {}b\n", "a*".repeat(14)),
     )
     .unwrap();
+    let (_, took) = check_config(&conf, Duration::from_secs(10));
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+/// Runs `warden supervise --check-config -c CONF` and returns its stderr,
+/// killing it if it runs past `limit`.
+fn check_config(conf: &std::path::Path, limit: Duration) -> (String, Duration) {
+    let err_path = conf.with_extension("stderr");
     let t = Instant::now();
     let mut child = Command::new(bin("warden"))
         .args(["supervise", "--check-config", "-c"])
-        .arg(&conf)
+        .arg(conf)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .expect("warden supervise --check-config");
-    let done = test_programs::poll_until(Duration::from_secs(10), || {
-        !matches!(child.try_wait(), Ok(None))
-    });
+    let done = test_programs::poll_until(limit, || !matches!(child.try_wait(), Ok(None)));
     if !done {
         let _ = child.kill();
         let _ = child.wait();
     }
-    assert!(done, "--check-config still running after 10 s");
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let took = t.elapsed();
+    assert!(done, "--check-config still running after {limit:?}");
+    (std::fs::read_to_string(&err_path).unwrap_or_default(), took)
+}
+
+#[test]
+fn exploding_config_values_fail_fast_with_their_location() {
+    let scratch = Scratch::new();
+    let conf = scratch.join("wide.conf");
+    std::fs::write(
+        &conf,
+        "[supervisord]\n\n[program:wide]\ncommand=/bin/echo %(process_num)0999999999d\n",
+    )
+    .unwrap();
+    let (err, took) = check_config(&conf, Duration::from_secs(20));
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        err.contains(&format!("{}:4: [program:wide] command:", conf.display()))
+            && err.contains("width too big"),
+        "{err}"
+    );
+
+    // One bad per-process value with many processes: one error each,
+    // collected in linear time.
+    let conf = scratch.join("many.conf");
+    std::fs::write(
+        &conf,
+        "[supervisord]\n\n[program:many]\ncommand=/bin/true\nnumprocs=20000\n\
+         process_name=%(program_name)s_%(process_num)d\n\
+         stdout_logfile_maxbytes=%(process_num)dQ\n",
+    )
+    .unwrap();
+    let (err, took) = check_config(&conf, Duration::from_secs(60));
+    // About 2 s in a debug build; 30 s with the quadratic de-duplication.
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert!(
+        err.contains("20000 configuration errors")
+            && err.contains(":7: [program:many] stdout_logfile_maxbytes: invalid value \"19999Q\""),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
 }
