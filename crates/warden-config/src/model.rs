@@ -113,7 +113,7 @@ pub struct ProcessConfig {
     pub startsecs: i64,
     /// `startretries=` (default 3).
     pub startretries: i64,
-    /// `exitcodes=` (default [0]).
+    /// `exitcodes=` (default `[0]`).
     pub exitcodes: Vec<u8>,
     /// `stopsignal=` as a signal number (default SIGTERM).
     pub stopsignal: i32,
