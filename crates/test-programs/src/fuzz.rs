@@ -37,7 +37,8 @@ pub fn seed() -> u64 {
         .unwrap_or(0x5eed_0020)
 }
 
-/// Every file of the corpus directory `dir`, sorted by name.
+/// Every file of the corpus directory `dir` but hidden ones
+/// (`.gitattributes`), sorted by name.
 ///
 /// # Panics
 ///
@@ -49,6 +50,10 @@ pub fn corpus(dir: &Path) -> Vec<Vec<u8>> {
         .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     names.sort();
     let out: Vec<Vec<u8>> = names
