@@ -144,3 +144,72 @@ fn fuzz_config_reader() {
     });
     eprintln!("config fuzz: {n} inputs ({skipped} skipped), seed {seed}");
 }
+
+/// `%`-formatting on its own (issue 20 item 10): random format strings
+/// never panic, and what they expand to stays within warden's limit.
+#[test]
+fn fuzz_format_strings() {
+    use warden_config::expand::{py_format, Expansions, PyValue, MAX_EXPANDED};
+    const PIECES: &[&[u8]] = &[
+        b"%",
+        b"%%",
+        b"(",
+        b")",
+        b"process_num",
+        b"program_name",
+        b"nope",
+        b"-",
+        b"+",
+        b" ",
+        b"#",
+        b"0",
+        b"1",
+        b"9",
+        b"99999",
+        b"131072",
+        b"131073",
+        b"2147483648",
+        b"99999999999999999999",
+        b".",
+        b"*",
+        b"l",
+        b"h",
+        b"d",
+        b"i",
+        b"u",
+        b"o",
+        b"x",
+        b"X",
+        b"s",
+        b"r",
+        b"a",
+        b"q",
+        b"\xc3\xa9",
+        b"\\",
+    ];
+    let mut exp = Expansions::new();
+    exp.insert("process_num".into(), PyValue::Int(-7));
+    exp.insert("program_name".into(), "w\u{e9}b'\"".into());
+    let seed = fuzz::seed();
+    let mut m = fuzz::Mutator::new(seed, PIECES, 4096);
+    let corpus: Vec<Vec<u8>> = [
+        "%(process_num)05d",
+        "%(program_name)-10.2s|%%|%(process_num)#x",
+        "%(process_num)0131072d",
+        "%(program_name)r %(process_num)+.3i",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    let budget = fuzz::budget(Duration::from_secs(1));
+    fuzz::run(&corpus, &mut m, budget, 1000, |input, i| {
+        let text = String::from_utf8_lossy(input);
+        if let Ok(out) = py_format(&text, &exp) {
+            assert!(
+                out.len() <= MAX_EXPANDED,
+                "seed {seed}, iteration {i}: {text:?} gave {} bytes",
+                out.len()
+            );
+        }
+    });
+}
