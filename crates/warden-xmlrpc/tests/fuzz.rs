@@ -1,7 +1,8 @@
 //! Fuzz target for the XML-RPC parser (issue 20): the corpus in
 //! `fuzz-corpus/` plus seeded mutations of it, for a bounded time
 //! (`WARDEN_FUZZ_SECS`, default 4 s; `WARDEN_FUZZ_SEED` picks the run). Every
-//! input must come back as a value or an error, never a panic, quickly; what
+//! input must come back as a value or an error, never a panic, within 5 s
+//! (generous for a loaded machine; super-linear blowups take minutes); what
 //! parses must survive write → parse unchanged, and goes through the method
 //! resolver and the multicall decoder as a server would use it.
 
@@ -128,7 +129,7 @@ fn check(input: &[u8], iter: usize, seed: u64) {
     }
     let took = t.elapsed();
     assert!(
-        took < Duration::from_secs(2),
+        took < Duration::from_secs(5),
         "{took:?} for {} bytes; {}",
         input.len(),
         ctx()
