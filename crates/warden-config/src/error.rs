@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Where in the configuration a problem was found. Every field is optional
 /// because some problems (e.g. a missing section) have no key or line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Location {
     /// The file the offending section or value came from.
     pub file: Option<PathBuf>,
@@ -59,7 +59,7 @@ impl fmt::Display for Location {
 }
 
 /// What is wrong, independent of where.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum ErrorKind {
     /// The file could not be found or read.
     #[error("could not read config file: {reason}")]
@@ -105,7 +105,7 @@ pub enum ErrorKind {
 }
 
 /// One configuration error with its location.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("{location}: {kind}")]
 pub struct ConfigError {
     /// Where the problem is.
@@ -143,7 +143,7 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 /// Kinds of non-fatal findings.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum WarningKind {
     /// A key that supervisord does not know; it is ignored.
     #[error("unknown key ignored")]
@@ -189,7 +189,7 @@ pub enum WarningKind {
 }
 
 /// A non-fatal finding with its location.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("{location}: {kind}")]
 pub struct Warning {
     /// Where.

@@ -72,6 +72,40 @@ pub fn repr(s: &str) -> String {
     py_repr(s)
 }
 
+/// The widest field (and longest integer precision, which pads with zeros)
+/// warden formats: 128 KiB, Linux's `MAX_ARG_STRLEN`, the longest single
+/// argument or environment string `execve` accepts, so no field wider than
+/// this can reach a program. Python formats anything up to its own limits
+/// (`isize::MAX` for a width, `i32::MAX` for a precision, beyond which it
+/// says "width too big" / "precision too big") and then runs out of memory;
+/// `%(process_num)0999999999d` would have warden build a 1 GB string, so it
+/// is refused as a config error instead.
+pub const MAX_FIELD: usize = 128 * 1024;
+
+/// The longest value an expansion may produce: 2 MiB, Linux's usual `ARG_MAX`
+/// for a whole command line and environment, so that many fields of
+/// [`MAX_FIELD`] in one value cannot add up to gigabytes either.
+pub const MAX_EXPANDED: usize = 2 * 1024 * 1024;
+
+/// Checks a width or precision: Python's error past Python's limit.
+fn python_bounded(v: u64, what: &str, python_max: u64) -> Result<usize, FormatError> {
+    if v > python_max {
+        return Err(FormatError::Bad(format!("{what} too big")));
+    }
+    Ok(usize::try_from(v).unwrap_or(usize::MAX))
+}
+
+/// Checks a width, or an integer's precision (which pads with zeros), against
+/// [`MAX_FIELD`]. A string's precision only cuts, so any is harmless.
+fn warden_bounded(v: usize, what: &str) -> Result<usize, FormatError> {
+    if v > MAX_FIELD {
+        return Err(FormatError::Bad(format!(
+            "{what} too big: {v} is over warden's limit of {MAX_FIELD}"
+        )));
+    }
+    Ok(v)
+}
+
 struct Spec {
     left: bool,
     zero: bool,
@@ -189,27 +223,36 @@ pub fn py_format(s: &str, expansions: &Expansions) -> Result<String, FormatError
         if i < n && chars[i] == '*' {
             return Err(FormatError::Bad("* wants int".into()));
         }
+        let mut width = 0u64;
         while i < n && chars[i].is_ascii_digit() {
-            spec.width = spec.width * 10 + chars[i].to_digit(10).unwrap_or(0) as usize;
+            width = width
+                .saturating_mul(10)
+                .saturating_add(u64::from(chars[i].to_digit(10).unwrap_or(0)));
             i += 1;
         }
+        spec.width = warden_bounded(python_bounded(width, "width", isize::MAX as u64)?, "width")?;
         if i < n && chars[i] == '.' {
             i += 1;
             if i < n && chars[i] == '*' {
                 return Err(FormatError::Bad("* wants int".into()));
             }
-            let mut p = 0usize;
+            let mut p = 0u64;
             while i < n && chars[i].is_ascii_digit() {
-                p = p * 10 + chars[i].to_digit(10).unwrap_or(0) as usize;
+                p = p
+                    .saturating_mul(10)
+                    .saturating_add(u64::from(chars[i].to_digit(10).unwrap_or(0)));
                 i += 1;
             }
-            spec.precision = Some(p);
+            spec.precision = Some(python_bounded(p, "precision", i32::MAX as u64)?);
         }
         while i < n && matches!(chars[i], 'h' | 'l' | 'L') {
             i += 1;
         }
         if i >= n {
             return Err(FormatError::Bad("incomplete format".into()));
+        }
+        if out.len() > MAX_EXPANDED {
+            break;
         }
         let conv = chars[i];
         i += 1;
@@ -239,7 +282,12 @@ pub fn py_format(s: &str, expansions: &Expansions) -> Result<String, FormatError
                 out.push_str(&pad(body, "", "", &spec, false));
             }
             'd' | 'i' | 'u' | 'o' | 'x' | 'X' => match value {
-                PyValue::Int(v) => out.push_str(&format_int(*v, conv, &spec)),
+                PyValue::Int(v) => {
+                    if let Some(p) = spec.precision {
+                        warden_bounded(p, "precision")?;
+                    }
+                    out.push_str(&format_int(*v, conv, &spec));
+                }
                 PyValue::Str(_) => {
                     let what = match conv {
                         'd' | 'i' | 'u' => "a real number is required",
@@ -257,6 +305,12 @@ pub fn py_format(s: &str, expansions: &Expansions) -> Result<String, FormatError
                 )))
             }
         }
+    }
+    if out.len() > MAX_EXPANDED {
+        return Err(FormatError::Bad(format!(
+            "the expanded value is {} bytes long, over warden's limit of {MAX_EXPANDED}",
+            out.len()
+        )));
     }
     Ok(out)
 }
@@ -338,6 +392,30 @@ mod tests {
             py_format("date +%s", &e),
             Err(FormatError::Bad(_))
         ));
+        let bad = |f: &str| match py_format(f, &e) {
+            Err(FormatError::Bad(m)) => m,
+            other => panic!("{f}: {other:?}"),
+        };
+        // Python's own limits and words.
+        assert_eq!(
+            bad("%(process_num)09999999999999999999999d"),
+            "width too big"
+        );
+        assert_eq!(bad("%(process_num).2147483648d"), "precision too big");
+        // warden's bound, far below what would exhaust memory.
+        assert_eq!(
+            bad("%(process_num)0999999999d"),
+            "width too big: 999999999 is over warden's limit of 131072"
+        );
+        assert!(bad("%(process_num).999999d").starts_with("precision too big: 999999"));
+        assert_eq!(py_format("%(program_name).999999999s", &e).unwrap(), "web");
+        assert_eq!(py_format("%(process_num)09999d", &e).unwrap().len(), 9999);
+        assert_eq!(
+            py_format("%(process_num)0131072d", &e).unwrap().len(),
+            131072
+        );
+        let many = "%(process_num)0131072d".repeat(17);
+        assert!(bad(&many).contains("over warden's limit of 2097152"));
         let msg = expand("%(nope)s", &e, "program:web.command").unwrap_err();
         assert_eq!(
             msg,

@@ -95,10 +95,15 @@ fn glob1(dir: &str, pattern: &str) -> Vec<String> {
     if !pattern.starts_with('.') {
         names.retain(|n| !n.starts_with('.'));
     }
-    names.retain(|n| fnmatch(n, pattern));
+    // Compiled once per directory, as `fnmatch.filter` does.
+    let Some(re) = Matcher::new(pattern) else {
+        return Vec::new();
+    };
+    names.retain(|n| re.is_match(n));
     names
 }
 
+/// One component of a Python fnmatch pattern.
 enum Tok {
     Lit(char),
     Any,
@@ -109,7 +114,10 @@ enum Tok {
     },
 }
 
-fn compile(pat: &str) -> Vec<Tok> {
+/// Splits a pattern as `fnmatch.translate` does: an unclosed `[` is a
+/// literal, `]` right after `[` or `[!` belongs to the set, a reversed range
+/// (`z-a`) is dropped, and there is no backslash escape.
+fn tokens(pat: &str) -> Vec<Tok> {
     let p: Vec<char> = pat.chars().collect();
     let n = p.len();
     let mut out = Vec::new();
@@ -166,30 +174,54 @@ fn compile(pat: &str) -> Vec<Tok> {
     out
 }
 
-fn matches(toks: &[Tok], s: &[char]) -> bool {
-    match toks.first() {
-        None => s.is_empty(),
-        Some(Tok::Star) => (0..=s.len()).any(|k| matches(&toks[1..], &s[k..])),
-        Some(t) => {
-            let Some(&c) = s.first() else { return false };
-            let ok = match t {
-                Tok::Lit(l) => *l == c,
-                Tok::Any => true,
+/// A compiled fnmatch pattern. Like Python, which translates the pattern
+/// into a regular expression, this translates it for the `regex` crate,
+/// whose matching is linear in the name's length whatever the pattern
+/// (`a*a*a*a*b` made the backtracking matcher this replaces exponential).
+/// `globset` was not used: its syntax differs from fnmatch's (unclosed `[`,
+/// reversed ranges and `[!]` are errors there), so the pattern would have to
+/// be re-tokenized anyway and re-spelled in a second glob dialect.
+struct Matcher(regex::Regex);
+
+impl Matcher {
+    /// `None` if the pattern can match nothing (an empty set such as `[z-a]`)
+    /// or is too large for the regex engine's size limit.
+    fn new(pattern: &str) -> Option<Matcher> {
+        let mut re = String::from(r"(?s)\A");
+        for tok in tokens(pattern) {
+            match tok {
+                Tok::Lit(c) => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+                Tok::Any => re.push('.'),
+                Tok::Star => re.push_str(".*"),
                 Tok::Set { negate, items } => {
-                    items.iter().any(|&(a, b)| a <= c && c <= b) != *negate
+                    if items.is_empty() {
+                        if negate {
+                            re.push('.');
+                            continue;
+                        }
+                        return None;
+                    }
+                    re.push_str(if negate { "[^" } else { "[" });
+                    for (a, b) in items {
+                        re.push_str(&format!("\\x{{{:x}}}-\\x{{{:x}}}", a as u32, b as u32));
+                    }
+                    re.push(']');
                 }
-                Tok::Star => unreachable!(),
-            };
-            ok && matches(&toks[1..], &s[1..])
+            }
         }
+        re.push_str(r"\z");
+        regex::Regex::new(&re).ok().map(Matcher)
+    }
+
+    fn is_match(&self, name: &str) -> bool {
+        self.0.is_match(name)
     }
 }
 
 /// `fnmatch.fnmatchcase(name, pattern)`.
-pub fn fnmatch(name: &str, pattern: &str) -> bool {
-    let toks = compile(pattern);
-    let s: Vec<char> = name.chars().collect();
-    matches(&toks, &s)
+#[cfg(test)]
+fn fnmatch(name: &str, pattern: &str) -> bool {
+    Matcher::new(pattern).is_some_and(|m| m.is_match(name))
 }
 
 #[cfg(test)]
@@ -208,6 +240,34 @@ mod tests {
         assert!(fnmatch("]", "[]]"));
         assert!(fnmatch("[x", "[x"));
         assert!(!fnmatch("A.conf", "a.conf"));
+        // Regex metacharacters and backslashes are literals in fnmatch.
+        assert!(fnmatch("a+b(c)$^|.{1}", "a+b(c)$^|.{1}"));
+        assert!(!fnmatch("aab", "a+b"));
+        assert!(fnmatch("a\\b", "a\\b"));
+        assert!(fnmatch("\\", "[\\]"));
+        // A reversed range is dropped; a set left empty matches nothing, its
+        // negation any character.
+        assert!(!fnmatch("a", "[z-a]"));
+        assert!(fnmatch("q", "[!z-a]"));
+        assert!(fnmatch("-", "[a-]"));
+        assert!(fnmatch("é.conf", "?.conf"));
+        assert!(fnmatch("a\nb", "a?b"));
+        assert!(!fnmatch("]", "[!]a]"));
+        assert!(fnmatch("b", "[!]a]"));
+    }
+
+    #[test]
+    fn pathological_pattern_is_linear() {
+        let pattern = format!("{}b", "a*".repeat(30));
+        let name = "a".repeat(200);
+        let t = std::time::Instant::now();
+        assert!(!fnmatch(&name, &pattern));
+        assert!(fnmatch(&format!("{name}b"), &pattern));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]

@@ -58,7 +58,6 @@
 //! - The 401 credential prompt of the interactive shell echoes the password.
 //! - `[ctlplugin:x]` plugins (Python code) are not supported.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Write;
 
@@ -141,7 +140,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "supervisorctl".to_string());
     let rest = options::strings(args.get(1..).unwrap_or_default());
-    let env: HashMap<String, String> = std::env::vars().collect();
+    let env = warden_config::host_env();
     let opts = match options::realize(&progname, &rest, &env) {
         Ok(o) => o,
         Err(options::Early::Help) => {

@@ -155,7 +155,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         println!("{SUPERVISOR_VERSION}");
         return 0;
     }
-    let env = host_env();
+    let env = warden_config::host_env();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let path = match &opts.configuration {
         Some(p) => p.clone(),
@@ -256,14 +256,6 @@ fn argv0(args: &[OsString]) -> String {
     args.first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "supervisord".into())
-}
-
-/// The environment for `%(ENV_X)s`: variables that are not UTF-8 cannot be
-/// named in a config, so they are left out (never a panic).
-pub fn host_env() -> HashMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
 }
 
 /// Loads the config and applies the command-line overrides.

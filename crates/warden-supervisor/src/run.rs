@@ -80,7 +80,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         let parts = Parts {
             launcher: Box::new(OsLauncher::new(&config, bus.clone())),
             clock: Rc::new(SystemClock::new()),
-            loader: Box::new(move || Ok(crate::load(&path, &crate::host_env(), &opts)?.config)),
+            loader: Box::new(move || Ok(crate::load(&path, &warden_config::host_env(), &opts)?.config)),
             bus: bus.clone(),
             log,
             pid: warden_sys::Pid::this().as_raw(),

@@ -483,7 +483,7 @@ fn scalar(typed: &Element) -> Result<&str, ParseError> {
 
 fn parse_struct(el: Element) -> Result<Struct, ParseError> {
     expect_blank_text(&el)?;
-    let mut out = Struct::new();
+    let mut members = Vec::with_capacity(el.children.len());
     for member in el.children {
         if member.name != "member" {
             return Err(structure(format!(
@@ -507,13 +507,12 @@ fn parse_struct(el: Element) -> Result<Struct, ParseError> {
             }
         }
         match (name, value) {
-            (Some(n), Some(v)) => {
-                out.insert(n, v);
-            }
+            (Some(n), Some(v)) => members.push((n, v)),
             _ => return Err(structure("<member> needs one <name> and one <value>")),
         }
     }
-    Ok(out)
+    // `collect` (not `insert` one by one) keeps repeated names linear.
+    Ok(members.into_iter().collect())
 }
 
 fn parse_array(el: Element) -> Result<Vec<Value>, ParseError> {
