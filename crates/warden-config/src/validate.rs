@@ -670,6 +670,18 @@ impl<'a, 'c> Loader<'a, 'c> {
                     Some(&e),
                 )
                 .unwrap_or_default();
+            if result_handler != "supervisor.dispatchers:default_handler" {
+                // A result handler is Python code that warden cannot load:
+                // running the pool with another handler would silently
+                // change what its listeners' answers mean.
+                self.err(
+                    s,
+                    Some("result_handler"),
+                    ErrorKind::Invalid(format!(
+                        "[{s}] result_handler={result_handler} is a Python function warden cannot load; only supervisor.dispatchers:default_handler is supported"
+                    )),
+                );
+            }
             let mut events: Vec<String> = self
                 .get(s, "events", Some(""), Some(&e))
                 .map(|v| dt::list_of_strings(&v))

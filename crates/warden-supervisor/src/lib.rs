@@ -60,6 +60,7 @@
 
 pub mod core;
 pub mod http;
+pub mod listeners;
 pub mod os;
 mod run;
 mod ticks;
@@ -336,7 +337,17 @@ fn check_config(loaded: &warden_config::Loaded) -> i32 {
         }
     }
     for e in &loaded.config.eventlisteners {
-        println!("{} (eventlistener: parsed, not run)", e.name);
+        for p in &e.processes {
+            println!(
+                "{}:{} priority={} autostart={} command={} events={}",
+                e.name,
+                p.name,
+                p.priority,
+                p.autostart,
+                p.command,
+                e.events.join(",")
+            );
+        }
     }
     for f in &loaded.config.fcgi_programs {
         println!("{} (fcgi-program: parsed, not run)", f.name);

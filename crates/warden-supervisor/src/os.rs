@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::core::events::Bus;
-use crate::core::logs::{capture, Origin, Sink};
+use crate::core::logs::{capture, Origin, Sink, Tap};
 use crate::core::seams::{Clock, Launcher, SpawnSpec, Spawned};
 use crate::core::state::Ms;
 use warden_types::Channel;
@@ -174,28 +174,25 @@ impl Launcher for OsLauncher {
             })?
             .as_raw();
         drop((in_r, out_w, err_w));
-        let origin = |channel| Origin {
+        let origin = |channel, lc: &warden_config::StreamLog, tap: Option<Tap>| Origin {
             bus: self.bus.clone(),
             group: cfg.group.clone(),
             name: cfg.name.clone(),
             pid,
             channel,
+            log_events: lc.events_enabled,
+            capture_maxbytes: usize::try_from(lc.capture_maxbytes).unwrap_or(0),
+            strip_ansi: self.strip_ansi,
+            echo: spec.echo.clone(),
+            tap,
         };
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r) {
-            tokio::task::spawn_local(capture(
-                rx,
-                spec.stdout.clone(),
-                self.strip_ansi,
-                origin(Channel::Stdout),
-            ));
+            let o = origin(Channel::Stdout, &cfg.stdout, spec.tap.clone());
+            tokio::task::spawn_local(capture(rx, spec.stdout.clone(), o));
         }
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(err_r) {
-            tokio::task::spawn_local(capture(
-                rx,
-                spec.stderr.clone(),
-                self.strip_ansi,
-                origin(Channel::Stderr),
-            ));
+            let o = origin(Channel::Stderr, &cfg.stderr, None);
+            tokio::task::spawn_local(capture(rx, spec.stderr.clone(), o));
         }
         let stdin = tokio::net::unix::pipe::Sender::from_owned_fd(in_w)
             .ok()

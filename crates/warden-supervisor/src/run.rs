@@ -65,7 +65,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         let bus = Bus::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = Handle::new(tx, bus.clone());
-        let servers = match crate::http::start(&config, handle) {
+        let servers = match crate::http::start(&config, handle.clone()) {
             Ok(s) => s,
             Err(e) => {
                 log.log(Level::Critical, &e);
@@ -80,12 +80,18 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         let parts = Parts {
             launcher: Box::new(OsLauncher::new(&config, bus.clone())),
             clock: Rc::new(SystemClock::new()),
-            loader: Box::new(move || Ok(crate::load(&path, &warden_config::host_env(), &opts)?.config)),
+            loader: Box::new(move || {
+                Ok(crate::load(&path, &warden_config::host_env(), &opts)?.config)
+            }),
             bus: bus.clone(),
             log,
             pid: warden_sys::Pid::this().as_raw(),
         };
+        let identifier = config.supervisord.identifier.clone();
         let mut engine = Engine::new(config, parts);
+        // Event listeners see everything from the first event on.
+        let (listeners, tap) = crate::listeners::prepare(handle.clone(), identifier);
+        engine.set_listener_tap(tap);
         for w in &loaded.warnings {
             engine.log(Level::Warn, &w.to_string());
         }
@@ -93,8 +99,10 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         engine.start();
         daemon.notify_ready();
         let ticks = tokio::task::spawn_local(crate::ticks::run(bus));
+        let listening = tokio::task::spawn_local(listeners.run());
         let code = drive(&mut engine, signals, rx).await;
         ticks.abort();
+        listening.abort();
         daemon.notify_stopping();
         // Let the answer to a `shutdown` call reach its client, then close.
         servers

@@ -376,6 +376,6 @@ fn value(r: Reply) -> Value {
                 names(c.removed),
             ])])
         }
-        Reply::Follow(_) => Value::Nil,
+        Reply::Follow(_) | Reply::Pools(_) => Value::Nil,
     }
 }

@@ -28,11 +28,13 @@ fn main() {
     if has("--ignore-term") {
         let _ = warden_sys::signal::ignore(warden_sys::Signal::from_raw(15).expect("SIGTERM"));
     }
+    // each line in one write(2), as a reader sees it whole
     if let Some(t) = get("--print") {
-        println!("{t}");
+        let _ = std::io::stdout().write_all(format!("{t}\n").as_bytes());
+        let _ = std::io::stdout().flush();
     }
     if let Some(t) = get("--eprint") {
-        eprintln!("{t}");
+        let _ = std::io::stderr().write_all(format!("{t}\n").as_bytes());
     }
     if let Some(n) = get("--flood").and_then(|n| n.parse::<usize>().ok()) {
         let mut out = std::io::stdout().lock();

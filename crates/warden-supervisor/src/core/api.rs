@@ -125,6 +125,8 @@ pub enum Request {
     ClearLogs(Target),
     /// The log to follow: a process's channel, or the main log.
     Follow(Option<(Namespec, Channel)>),
+    /// The active event listener pools.
+    Pools,
 }
 
 /// A process as the core sees it.
@@ -236,6 +238,21 @@ pub enum Reply {
     Changes(Changes),
     /// A log to follow (`None`: there is nothing to follow).
     Follow(Option<Rc<Sink>>),
+    /// Event listener pools.
+    Pools(Vec<PoolView>),
+}
+
+/// An active event listener pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolView {
+    /// The pool (group) name.
+    pub name: String,
+    /// Event type names it subscribes to (may be abstract types).
+    pub events: Vec<String>,
+    /// How many events it buffers.
+    pub buffer_size: usize,
+    /// Its listener processes, in config order.
+    pub processes: Vec<String>,
 }
 
 /// supervisord's fault kinds, one to one.

@@ -104,6 +104,18 @@ pub(in crate::core) struct Group {
     pub(in crate::core) cfg: Rc<GroupConfig>,
     /// Its processes, in config order.
     pub(in crate::core) procs: Vec<ProcId>,
+    /// For an event listener pool: what it subscribes to.
+    pub(in crate::core) pool: Option<Rc<PoolSpec>>,
+}
+
+/// What an `[eventlistener:x]` pool listens to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSpec {
+    /// Event type names as configured (upper case; may be abstract types
+    /// such as `PROCESS_STATE`).
+    pub events: Vec<String>,
+    /// `buffer_size`.
+    pub buffer_size: usize,
 }
 
 /// What a waiting call waits for, for one process.
@@ -180,6 +192,10 @@ pub struct Engine {
     pub(in crate::core) config: Config,
     /// The groups of the last config read; groups are added from these.
     pub(in crate::core) pending_groups: Vec<Rc<GroupConfig>>,
+    /// The event listener pools among them.
+    pub(in crate::core) pending_pools: HashMap<String, Rc<PoolSpec>>,
+    /// Raw stdout of listener processes goes here (the listener protocol).
+    listener_tap: Option<crate::core::logs::Tap>,
     /// Groups, in (priority, name) order.
     pub(in crate::core) groups: Vec<Group>,
     pub(in crate::core) procs: HashMap<ProcId, Proc>,
@@ -209,6 +225,8 @@ impl Engine {
         Engine {
             config,
             pending_groups: Vec::new(),
+            pending_pools: HashMap::new(),
+            listener_tap: None,
             groups: Vec::new(),
             procs: HashMap::new(),
             next_id: 1,
@@ -258,12 +276,20 @@ impl Engine {
         self.mood
     }
 
+    /// Where the raw stdout of event listener processes goes.
+    pub fn set_listener_tap(&mut self, tap: crate::core::logs::Tap) {
+        self.listener_tap = Some(tap);
+    }
+
     /// Logs the start-up lines, builds the groups and autostarts them.
     pub fn start(&mut self) {
         self.startup_messages();
         self.populate();
+        // supervisord's order: groups added, the supervisor RUNNING, then
+        // the processes start
         self.bus
             .publish(EventKind::SupervisorState(SupervisorState::Running));
+        self.tick_all();
         self.settle();
     }
 
@@ -311,12 +337,6 @@ impl Engine {
                     &format!("Server '{name}' running without any HTTP authentication checking"),
                 );
             }
-        }
-        for e in &self.config.eventlisteners {
-            self.log.log(
-                Level::Warn,
-                &format!("[eventlistener:{}] is parsed but not run by warden", e.name),
-            );
         }
         for f in &self.config.fcgi_programs {
             self.log.log(
@@ -396,7 +416,15 @@ impl Engine {
             .position(|g| (g.cfg.priority, &g.cfg.name) > (cfg.priority, &cfg.name))
             .unwrap_or(self.groups.len());
         let name = cfg.name.clone();
-        self.groups.insert(pos, Group { cfg, procs: ids });
+        let pool = self.pending_pools.get(&name).cloned();
+        self.groups.insert(
+            pos,
+            Group {
+                cfg,
+                procs: ids,
+                pool,
+            },
+        );
         self.bus.publish(EventKind::GroupAdded(name));
     }
 
@@ -417,18 +445,44 @@ impl Engine {
         }
     }
 
-    /// Builds the groups of the active config and autostarts.
+    /// Builds the groups (programs and listener pools) of the active config.
     fn populate(&mut self) {
         self.clear_autochildlogdir();
-        let groups: Vec<Rc<GroupConfig>> = std::mem::take(&mut self.config.groups)
-            .into_iter()
-            .map(Rc::new)
-            .collect();
-        self.pending_groups.clone_from(&groups);
+        let config = std::mem::take(&mut self.config.groups);
+        let pools = std::mem::take(&mut self.config.eventlisteners);
+        let groups = self.take_pending(config, pools);
         for g in groups {
             self.add_group(g);
         }
-        self.tick_all();
+    }
+
+    /// Makes `groups` and `pools` the pending (last read) groups; returns
+    /// them in (priority, name) order.
+    pub(in crate::core) fn take_pending(
+        &mut self,
+        groups: Vec<GroupConfig>,
+        pools: Vec<warden_config::EventListenerPool>,
+    ) -> Vec<Rc<GroupConfig>> {
+        self.pending_pools.clear();
+        let mut all: Vec<Rc<GroupConfig>> = groups.into_iter().map(Rc::new).collect();
+        for p in pools {
+            self.pending_pools.insert(
+                p.name.clone(),
+                Rc::new(PoolSpec {
+                    events: p.events,
+                    buffer_size: usize::try_from(p.buffer_size).unwrap_or(1).max(1),
+                }),
+            );
+            all.push(Rc::new(GroupConfig {
+                name: p.name,
+                priority: p.priority,
+                heterogeneous: false,
+                processes: p.processes,
+            }));
+        }
+        all.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        self.pending_groups.clone_from(&all);
+        all
     }
 
     pub(in crate::core) fn tick_all(&mut self) {
@@ -555,7 +609,7 @@ impl Engine {
                         }
                     }
                 }
-                Effect::Changed(from, to) => {
+                Effect::Changed(from, to, tries) => {
                     self.changed = true;
                     if let Some(p) = self.procs.get(&id) {
                         let pid = p.fsm.pid.or(old_pid);
@@ -564,7 +618,7 @@ impl Engine {
                             name: p.cfg.name.clone(),
                             from,
                             to,
-                            tries: p.fsm.backoff,
+                            tries,
                             expected: (to == State::Exited).then_some(p.fsm.expected),
                             pid,
                             spawnerr: p.fsm.spawnerr.clone(),
@@ -626,12 +680,22 @@ impl Engine {
         } else {
             p.stderr.clone()
         };
+        let listener = self
+            .groups
+            .iter()
+            .any(|g| g.pool.is_some() && g.cfg.name == p.cfg.group);
         let spawned = self.launcher.spawn(&SpawnSpec {
             config: &p.cfg,
             program,
             argv,
             stdout: p.stdout.clone(),
             stderr,
+            echo: (self.log.level == Level::Debug).then(|| self.log.clone()),
+            tap: if listener {
+                self.listener_tap.clone()
+            } else {
+                None
+            },
         })?;
         p.stdin = spawned.stdin;
         Ok(spawned.pid)
@@ -1021,6 +1085,7 @@ impl Engine {
                     self.populate();
                     self.bus
                         .publish(EventKind::SupervisorState(SupervisorState::Running));
+                    self.tick_all();
                     self.changed = true;
                 }
                 Err(e) => {

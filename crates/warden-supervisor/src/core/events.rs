@@ -67,6 +67,21 @@ pub enum EventKind {
         channel: Channel,
         /// The bytes, as written.
         data: Rc<[u8]>,
+        /// The program enabled `*_events_enabled` for this stream.
+        log_event: bool,
+    },
+    /// A message a process wrote between supervisord's capture-mode tokens.
+    ProcessCommunication {
+        /// The group.
+        group: String,
+        /// The process.
+        name: String,
+        /// Its pid.
+        pid: i32,
+        /// Which stream.
+        channel: Channel,
+        /// The captured bytes.
+        data: Rc<[u8]>,
     },
     /// `sendRemoteCommEvent`.
     RemoteCommunication {
@@ -140,7 +155,7 @@ pub struct Delivery {
 }
 
 struct Queue {
-    interest: Interest,
+    interest: Cell<Interest>,
     capacity: usize,
     items: RefCell<VecDeque<Rc<Event>>>,
     missed: Cell<u64>,
@@ -180,7 +195,7 @@ impl Bus {
             let Some(q) = w.upgrade() else {
                 return false;
             };
-            if q.interest.matches(&kind) {
+            if q.interest.get().matches(&kind) {
                 let e = event
                     .get_or_insert_with(|| {
                         Rc::new(Event {
@@ -214,7 +229,7 @@ impl Bus {
             .borrow()
             .iter()
             .filter_map(Weak::upgrade)
-            .any(|q| pred(&q.interest))
+            .any(|q| pred(&q.interest.get()))
     }
 
     /// Whether anyone wants process output (capture tasks copy chunks only
@@ -235,15 +250,15 @@ impl Bus {
             .collect()
     }
 
-    /// Waits until somebody subscribes.
+    /// Waits until somebody subscribes or changes what it asks for.
     pub async fn subscribed(&self) {
         self.joined.notified().await;
     }
 
     /// Subscribes with a queue of at most `capacity` events (at least 1).
-    pub fn subscribe(&self, interest: Interest, capacity: usize) -> Subscription {
+    pub fn subscribe(self: &Rc<Self>, interest: Interest, capacity: usize) -> Subscription {
         let q = Rc::new(Queue {
-            interest,
+            interest: Cell::new(interest),
             capacity: capacity.max(1),
             items: RefCell::new(VecDeque::new()),
             missed: Cell::new(0),
@@ -251,13 +266,17 @@ impl Bus {
         });
         self.subscribers.borrow_mut().push(Rc::downgrade(&q));
         self.joined.notify_waiters();
-        Subscription { queue: q }
+        Subscription {
+            queue: q,
+            bus: Rc::downgrade(self),
+        }
     }
 }
 
 /// A subscriber's end; dropping it unsubscribes.
 pub struct Subscription {
     queue: Rc<Queue>,
+    bus: Weak<Bus>,
 }
 
 impl Subscription {
@@ -283,7 +302,16 @@ impl Subscription {
     /// What this subscription asked for.
     #[must_use]
     pub fn interest(&self) -> Interest {
-        self.queue.interest
+        self.queue.interest.get()
+    }
+
+    /// Asks for other classes of events from now on (the tick driver
+    /// learns of new periods at once).
+    pub fn set_interest(&self, interest: Interest) {
+        self.queue.interest.set(interest);
+        if let Some(bus) = self.bus.upgrade() {
+            bus.joined.notify_waiters();
+        }
     }
 }
 

@@ -28,6 +28,8 @@ pub enum Level {
     Info,
     /// WARN
     Warn,
+    /// ERRO
+    Error,
     /// CRIT
     Critical,
 }
@@ -309,7 +311,8 @@ impl MainLog {
             | warden_config::LogLevel::Debug => Level::Debug,
             warden_config::LogLevel::Info => Level::Info,
             warden_config::LogLevel::Warn => Level::Warn,
-            warden_config::LogLevel::Error | warden_config::LogLevel::Critical => Level::Critical,
+            warden_config::LogLevel::Error => Level::Error,
+            warden_config::LogLevel::Critical => Level::Critical,
         };
         Ok(MainLog { sink, level, echo })
     }
@@ -335,6 +338,7 @@ pub fn level_name(l: Level) -> &'static str {
         Level::Debug => "DEBG",
         Level::Info => "INFO",
         Level::Warn => "WARN",
+        Level::Error => "ERRO",
         Level::Critical => "CRIT",
     }
 }
@@ -357,10 +361,14 @@ pub fn timestamp() -> String {
     )
 }
 
-/// Who wrote what a capture task reads, for output events.
-#[derive(Debug, Clone)]
+/// Receives a process's raw stdout chunks: (group, process, pid, bytes).
+/// The event listener protocol reads listeners' stdout this way.
+pub type Tap = Rc<dyn Fn(&str, &str, i32, &[u8])>;
+
+/// Who wrote what a capture task reads, and where it goes besides the log.
+#[derive(Clone)]
 pub struct Origin {
-    /// The bus to publish on (only while someone wants output).
+    /// The bus to publish on.
     pub bus: Rc<Bus>,
     /// The group.
     pub group: String,
@@ -370,24 +378,229 @@ pub struct Origin {
     pub pid: i32,
     /// The stream.
     pub channel: Channel,
+    /// `*_events_enabled`: its output is also a `PROCESS_LOG_*` event.
+    pub log_events: bool,
+    /// `*_capture_maxbytes`: capture mode between the XSUPERVISOR tokens
+    /// (0: off).
+    pub capture_maxbytes: usize,
+    /// `strip_ansi`.
+    pub strip_ansi: bool,
+    /// The main log, when every chunk is echoed to it (`loglevel=debug`).
+    pub echo: Option<MainLog>,
+    /// Raw chunks for the listener protocol.
+    pub tap: Option<Tap>,
 }
 
-/// Reads a child's pipe until EOF, writing everything into `sink` (or
-/// dropping it when there is no log), and publishing it as output events
-/// while somebody subscribes to them. With `strip_ansi`, escape sequences
-/// are removed per chunk as supervisord's `stripEscapes` does.
-pub async fn capture(
-    rx: tokio::net::unix::pipe::Receiver,
-    sink: Option<Rc<Sink>>,
-    strip_ansi: bool,
+impl std::fmt::Debug for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Origin")
+            .field("group", &self.group)
+            .field("name", &self.name)
+            .field("pid", &self.pid)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// supervisord's capture-mode tokens.
+pub const BEGIN_TOKEN: &[u8] = b"<!--XSUPERVISOR:BEGIN-->";
+/// The end of a captured message.
+pub const END_TOKEN: &[u8] = b"<!--XSUPERVISOR:END-->";
+
+/// supervisord's `POutputDispatcher` for one stream: normal output goes to
+/// the log; with capture mode on, what stands between the tokens becomes a
+/// `PROCESS_COMMUNICATION_*` event instead.
+struct Recorder {
     origin: Origin,
-) {
+    sink: Option<Rc<Sink>>,
+    pending: Vec<u8>,
+    capturing: bool,
+    captured: Vec<u8>,
+}
+
+impl Recorder {
+    fn feed(&mut self, data: &[u8]) {
+        if let Some(tap) = &self.origin.tap {
+            tap(&self.origin.group, &self.origin.name, self.origin.pid, data);
+        }
+        if self.origin.capture_maxbytes == 0 {
+            self.log(data);
+            return;
+        }
+        self.pending.extend_from_slice(data);
+        loop {
+            let token = if self.capturing {
+                END_TOKEN
+            } else {
+                BEGIN_TOKEN
+            };
+            if self.pending.len() <= token.len() {
+                return; // not enough to decide
+            }
+            let data = std::mem::take(&mut self.pending);
+            match find(&data, token) {
+                None => {
+                    // keep what may be the start of a token for next time
+                    let keep = prefix_at_end(&data, token);
+                    let (head, tail) = data.split_at(data.len() - keep);
+                    self.pending = tail.to_vec();
+                    self.log(head);
+                    return;
+                }
+                Some(at) => {
+                    self.log(&data[..at]);
+                    self.toggle();
+                    self.pending = data[at + token.len()..].to_vec();
+                    if self.pending.is_empty() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn toggle(&mut self) {
+        self.capturing = !self.capturing;
+        if self.capturing {
+            return;
+        }
+        let data = std::mem::take(&mut self.captured);
+        let o = &self.origin;
+        if let Some(log) = &o.echo {
+            log.log(
+                Level::Debug,
+                &format!(
+                    "'{}' {} output:\n{}",
+                    o.name,
+                    o.channel.name(),
+                    py_text(&data)
+                ),
+            );
+        }
+        o.bus.publish(EventKind::ProcessCommunication {
+            group: o.group.clone(),
+            name: o.name.clone(),
+            pid: o.pid,
+            channel: o.channel,
+            data: Rc::from(&data[..]),
+        });
+    }
+
+    /// supervisord's `_log`: the log (or the capture buffer), the debug
+    /// echo, output events.
+    fn log(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let stripped;
+        let data = if self.origin.strip_ansi {
+            stripped = strip_escapes(data);
+            &stripped[..]
+        } else {
+            data
+        };
+        let o = &self.origin;
+        if self.capturing {
+            // a bounded buffer: the last capture_maxbytes bytes
+            self.captured.extend_from_slice(data);
+            let over = self.captured.len().saturating_sub(o.capture_maxbytes);
+            self.captured.drain(..over);
+        } else if let Some(s) = &self.sink {
+            s.write(data);
+        }
+        if let Some(log) = &o.echo {
+            // supervisord shows a listener's protocol output as Python
+            // bytes, everything else as text
+            let shown = if o.tap.is_some() {
+                py_bytes_repr(data)
+            } else {
+                py_text(data)
+            };
+            log.log(
+                Level::Debug,
+                &format!("'{}' {} output:\n{shown}", o.name, o.channel.name()),
+            );
+        }
+        if o.bus.wants_output() {
+            o.bus.publish(EventKind::ProcessOutput {
+                group: o.group.clone(),
+                name: o.name.clone(),
+                pid: o.pid,
+                channel: o.channel,
+                data: Rc::from(data),
+                log_event: o.log_events,
+            });
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// supervisord's `find_prefix_at_end`: how many trailing bytes of `data`
+/// could begin `token`.
+fn prefix_at_end(data: &[u8], token: &[u8]) -> usize {
+    (1..token.len())
+        .rev()
+        .find(|&n| n <= data.len() && data.ends_with(&token[..n]))
+        .unwrap_or(0)
+}
+
+/// Bytes as supervisord shows them in text: UTF-8 as is, else
+/// `Undecodable: ` and Python's `repr` of the bytes.
+#[must_use]
+pub fn py_text(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(s) => s.to_string(),
+        Err(_) => format!("Undecodable: {}", py_bytes_repr(data)),
+    }
+}
+
+/// Python's `repr()` of a `bytes` value.
+#[must_use]
+pub fn py_bytes_repr(data: &[u8]) -> String {
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::from("b");
+    out.push(quote as char);
+    for &b in data {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            _ if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
+}
+
+/// Reads a child's pipe until EOF, recording everything as supervisord's
+/// output dispatcher does (see [`Origin`]).
+pub async fn capture(rx: tokio::net::unix::pipe::Receiver, sink: Option<Rc<Sink>>, origin: Origin) {
     // One read buffer for all pipes of this thread: a task borrows it only
     // between readiness and the end of its (synchronous) write, so 2000
     // idle pipes cost no buffer memory.
     thread_local! {
         static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; 64 * 1024]);
     }
+    let mut rec = Recorder {
+        origin,
+        sink,
+        pending: Vec::new(),
+        capturing: false,
+        captured: Vec::new(),
+    };
     loop {
         if rx.readable().await.is_err() {
             break;
@@ -397,25 +610,7 @@ pub async fn capture(
             match rx.try_read(&mut buf) {
                 Ok(0) => true,
                 Ok(n) => {
-                    let stripped;
-                    let data = if strip_ansi {
-                        stripped = strip_escapes(&buf[..n]);
-                        &stripped[..]
-                    } else {
-                        &buf[..n]
-                    };
-                    if let Some(s) = &sink {
-                        s.write(data);
-                    }
-                    if origin.bus.wants_output() {
-                        origin.bus.publish(EventKind::ProcessOutput {
-                            group: origin.group.clone(),
-                            name: origin.name.clone(),
-                            pid: origin.pid,
-                            channel: origin.channel,
-                            data: Rc::from(data),
-                        });
-                    }
+                    rec.feed(&buf[..n]);
                     false
                 }
                 Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
@@ -425,6 +620,9 @@ pub async fn capture(
             break;
         }
     }
+    // what is left at EOF is output too
+    let rest = std::mem::take(&mut rec.pending);
+    rec.log(&rest);
 }
 
 /// supervisord's `stripEscapes`: drops `ESC [` up to a terminator letter.
@@ -476,6 +674,21 @@ mod tests {
         assert!(dir.join("f.log.1").exists());
         assert_eq!(s.len(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bytes_repr_is_pythons() {
+        assert_eq!(py_bytes_repr(b"a\xffb'\n"), "b\"a\\xffb'\\n\"");
+        assert_eq!(py_bytes_repr(b"\x00\\"), "b'\\x00\\\\'");
+        assert_eq!(py_text(b"ok"), "ok");
+        assert_eq!(py_text(b"\xc3"), "Undecodable: b'\\xc3'");
+    }
+
+    #[test]
+    fn token_prefixes_at_the_end() {
+        assert_eq!(prefix_at_end(b"abc<!--XSUP", BEGIN_TOKEN), 8);
+        assert_eq!(prefix_at_end(b"abc", BEGIN_TOKEN), 0);
+        assert_eq!(find(b"x<!--XSUPERVISOR:END-->y", END_TOKEN), Some(1));
     }
 
     #[test]

@@ -7,11 +7,10 @@ use std::rc::Rc;
 
 use tokio::sync::mpsc;
 
-use crate::core::logs::Sink;
+use crate::core::logs::{MainLog, Sink, Tap};
 use crate::core::state::Ms;
 
 /// What the launcher needs to start one process.
-#[derive(Debug)]
 pub struct SpawnSpec<'a> {
     /// The process's config.
     pub config: &'a warden_config::ProcessConfig,
@@ -24,6 +23,19 @@ pub struct SpawnSpec<'a> {
     /// Where its stderr goes (None: discarded, or stdout's with
     /// `redirect_stderr`).
     pub stderr: Option<Rc<Sink>>,
+    /// The main log, when output is echoed to it (`loglevel=debug`).
+    pub echo: Option<MainLog>,
+    /// Raw stdout for the event listener protocol (listener processes only).
+    pub tap: Option<Tap>,
+}
+
+impl std::fmt::Debug for SpawnSpec<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpawnSpec")
+            .field("program", &self.program)
+            .field("argv", &self.argv)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A started process.

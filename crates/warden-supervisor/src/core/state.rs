@@ -180,8 +180,9 @@ pub enum Effect {
     Log(Level, String),
     /// Deliver a `Tick` at this time.
     Timer(Ms),
-    /// The state changed (for waiters and events).
-    Changed(State, State),
+    /// The state changed (for waiting calls and events): from, to, and the
+    /// count of failed starts at that moment (supervisord's `tries`).
+    Changed(State, State, i64),
 }
 
 /// Context of one step.
@@ -212,15 +213,17 @@ impl Out {
         let from = self.fsm.state;
         if from != to {
             self.fsm.state = to;
-            self.effects.push(Effect::Changed(from, to));
+            self.effects
+                .push(Effect::Changed(from, to, self.fsm.backoff));
         }
     }
     fn log(&mut self, level: Level, msg: String) {
         self.effects.push(Effect::Log(level, msg));
     }
     fn enter_backoff(&mut self, now: Ms) {
-        self.set(State::Backoff);
+        // counted before the change, as supervisord's change_state does
         self.fsm.backoff += 1;
+        self.set(State::Backoff);
         self.fsm.delay = now.saturating_add(secs(self.fsm.backoff));
     }
 }

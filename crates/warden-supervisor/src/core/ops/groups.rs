@@ -1,7 +1,5 @@
 //! Re-reading the config, adding and removing groups.
 
-use std::rc::Rc;
-
 use crate::core::api::{ApiError, Changes, ErrorKind, Reply};
 use crate::core::engine::Engine;
 
@@ -9,7 +7,7 @@ use crate::core::engine::Engine;
 /// what changed against the active ones.
 pub(super) fn reread(e: &mut Engine) -> Result<Reply, ApiError> {
     let config = (e.loader)().map_err(|m| ApiError::new(ErrorKind::CantReread, m))?;
-    e.pending_groups = config.groups.into_iter().map(Rc::new).collect();
+    e.take_pending(config.groups, config.eventlisteners);
     let cur = &e.groups;
     let new = &e.pending_groups;
     let names = |it: &mut dyn Iterator<Item = &String>| it.cloned().collect::<Vec<_>>();

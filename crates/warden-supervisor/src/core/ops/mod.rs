@@ -28,7 +28,10 @@ impl Engine {
 
 /// Runs one request.
 fn dispatch(e: &mut Engine, req: Request) -> Answer {
-    let exempt = matches!(req, Request::SendRemoteComm { .. } | Request::Follow(_));
+    let exempt = matches!(
+        req,
+        Request::SendRemoteComm { .. } | Request::Follow(_) | Request::Pools
+    );
     if !exempt && e.mood != Mood::Running {
         return Answer::Now(Err(ApiError::bare(ErrorKind::ShutdownState)));
     }
@@ -70,6 +73,7 @@ fn dispatch(e: &mut Engine, req: Request) -> Answer {
         } => now(logs::tail(e, &p, channel, offset, length)),
         Request::ClearLogs(target) => logs::clear(e, &target),
         Request::Follow(what) => now(logs::follow(e, what.as_ref())),
+        Request::Pools => now(query::pools(e)),
     }
 }
 

@@ -85,3 +85,21 @@ pub(super) fn all_config_info(e: &Engine) -> Result<Reply, ApiError> {
     out.sort_by(|a, b| a.process().name.cmp(&b.process().name));
     Ok(Reply::Configs(out))
 }
+
+/// The active event listener pools, in group order.
+pub(super) fn pools(e: &Engine) -> Result<Reply, ApiError> {
+    Ok(Reply::Pools(
+        e.groups
+            .iter()
+            .filter_map(|g| {
+                let spec = g.pool.as_ref()?;
+                Some(crate::core::api::PoolView {
+                    name: g.cfg.name.clone(),
+                    events: spec.events.clone(),
+                    buffer_size: spec.buffer_size,
+                    processes: g.cfg.processes.iter().map(|p| p.name.clone()).collect(),
+                })
+            })
+            .collect(),
+    ))
+}
