@@ -92,10 +92,15 @@ fn start_gives_sleep_a_clean_detached_context() {
     assert_eq!(status_field(pid, "SigBlk").unwrap(), "0000000000000000");
     let open = fds(pid);
     let pidfile = e.rundir().join("sleep.pid");
+    let log = e.rundir().join("sleep.log");
     assert_eq!(open.len(), 4, "{open:?}");
     assert_eq!(open[0].1, "/dev/null");
-    assert_eq!(open[1].1, "/dev/null");
-    assert_eq!(open[2].1, "/dev/null");
+    assert_eq!(
+        open[1].1,
+        log.to_string_lossy(),
+        "output is kept by default"
+    );
+    assert_eq!(open[2].1, log.to_string_lossy());
     assert_eq!(
         open[3].1,
         pidfile.to_string_lossy(),
@@ -442,7 +447,10 @@ fn respawn_replaces_a_killed_child() {
     });
     e.s.track(second as i32);
     assert!(alive(second as i32));
-    assert_eq!(e.status_json("r")["respawns"], 1);
+    // The count is saved just after the new child exists.
+    wait_for(T, "the respawn to be counted", || {
+        (e.status_json("r")["respawns"] == 1).then_some(())
+    });
     assert_eq!(code(&e.run(&["stop", "-n", "r"])), 0);
     assert!(!alive(sup));
     wait_for(T, "the child to be stopped too", || {
@@ -493,6 +501,8 @@ fn a_stop_during_the_backoff_delay_leaves_nothing_running() {
     let script = format!("echo run >> {}; exit 1", count.display());
     let o = e.run(&[
         "start",
+        "--startsecs",
+        "0",
         "--respawn",
         "--respawn-delay",
         "3",
@@ -510,6 +520,16 @@ fn a_stop_during_the_backoff_delay_leaves_nothing_running() {
         let ran = std::fs::read_to_string(&count).is_ok_and(|t| t.lines().count() == 1);
         (ran && e.status_json("b")["child_pid"].is_null()).then_some(())
     });
+    // `status` says what the supervisor is doing.
+    let text = wait_for(T, "the backoff to be recorded", || {
+        Some(stdout(&e.run(&["status", "-n", "b"]))).filter(|t| t.contains("restarting in"))
+    });
+    assert!(
+        text.contains("b is restarting in 3 s (respawn 1") || text.contains("in 2 s (respawn 1"),
+        "{text}"
+    );
+    assert_eq!(e.status_json("b")["state"], "restarting");
+    assert_eq!(code(&e.run(&["status", "-n", "b"])), 0);
     let t0 = Instant::now();
     assert_eq!(code(&e.run(&["stop", "-n", "b"])), 0);
     assert!(
@@ -652,7 +672,11 @@ fn list_shows_every_instance() {
     );
     e.s.track(e.pid("b").unwrap());
     assert_eq!(code(&e.run(&["stop", "-n", "b"])), 0);
-    let text = stdout(&e.run(&["list"]));
+    // `list`: the live ones; `list --all`: the dead records too.
+    let live = stdout(&e.run(&["list"]));
+    assert_eq!(live.lines().count(), 2, "{live}");
+    assert!(live.lines().nth(1).unwrap().starts_with("a "), "{live}");
+    let text = stdout(&e.run(&["list", "--all"]));
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{text}");
     assert!(
@@ -665,8 +689,11 @@ fn list_shows_every_instance() {
         lines[2].starts_with("b ") && lines[2].contains("stopped"),
         "{text}"
     );
-    let j: serde_json::Value = serde_json::from_slice(&e.run(&["list", "--json"]).stdout).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_slice(&e.run(&["list", "--all", "--json"]).stdout).unwrap();
     assert_eq!(j.as_array().unwrap().len(), 2);
+    let j: serde_json::Value = serde_json::from_slice(&e.run(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(j.as_array().unwrap().len(), 1);
     assert_eq!(j[0]["pid"], e.pid("a").unwrap());
 }
 
@@ -737,7 +764,16 @@ fn ctl_is_reachable_as_a_subcommand_and_as_supervisorctl() {
 fn a_program_that_exits_right_after_exec_was_started() {
     let e = Env::new();
     for i in 0..30 {
-        let o = e.run(&["start", "-n", &format!("t{i}"), "--", "true"]);
+        // --startsecs 0: the exec-verified return, without the start window.
+        let o = e.run(&[
+            "start",
+            "--startsecs",
+            "0",
+            "-n",
+            &format!("t{i}"),
+            "--",
+            "true",
+        ]);
         assert_eq!(code(&o), 0, "round {i}: {}", stderr(&o));
     }
 }
