@@ -9,10 +9,12 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   start    0 started (or already running with --oknodo), 1 already running,
            3 setup failure (chdir, chroot, user, pidfile, log file, bad option),
-           124 --notify: not ready within --ready-timeout (the command was
-           stopped), 125 the start window failed: the command ended within
-           --startsecs with status 0 to 3, or left another process running in
-           its place, 126 command not executable, 127 command not found;
+           124 not ready within --ready-timeout (--notify: no READY=1;
+           --forking: it did not exit), the command was stopped,
+           125 the start window failed: the command ended within --startsecs
+           with status 0 to 3, or left another process running in its place,
+           or (--forking) its pidfile names none of its processes,
+           126 command not executable, 127 command not found;
            when the command ends within --startsecs (or, with --notify,
            before it is ready) with status N > 3: N, or 128+N if killed by
            signal N

@@ -1,6 +1,6 @@
 //! `warden`: daemonize any command, correctly.
 //!
-//! `warden start|stop|restart|status|list|signal` replace nohup,
+//! `warden start|stop|restart|status|list|signal|logs|forget` replace nohup,
 //! start-stop-daemon and libslack `daemon`. Exit codes: see
 //! [`cli::EXIT_CODES_HELP`] (also printed by `--help`).
 

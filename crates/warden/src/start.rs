@@ -563,7 +563,8 @@ fn absolutize(args: &mut StartArgs) -> Result<(), Failure> {
     .flatten()
     {
         if p.is_relative() {
-            *p = cwd.join(&*p);
+            // `components` drops the `.` steps: `-C .` is the directory itself.
+            *p = cwd.join(&*p).components().collect();
         }
     }
     Ok(())
@@ -595,7 +596,7 @@ fn resolve_program(program: &str, args: &StartArgs) -> Result<PathBuf, Failure> 
         })
         .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".to_string());
     match search_path(program, &path, &base, &root) {
-        Search::Found(p) => Ok(p),
+        Search::Found(p) => Ok(p.components().collect()),
         Search::NotExecutable(c) => Err(Failure {
             code: exit::NOT_EXECUTABLE,
             message: format!("{}: not executable", c.display()),
