@@ -20,7 +20,8 @@ Exit codes:
            signal N
   stop     0 stopped (or not running with --oknodo), 1 not running,
            2 still running when the schedule ran out, 3 trouble
-  status   0 running, 1 dead but pidfile exists, 3 not running, 4 unknown
+  status   0 running (or restarting after a backoff), 1 dead but pidfile
+           exists, 3 not running, 4 unknown
   restart  as stop, then as start; 126/127 (nothing stopped) when the
            recorded command is no longer executable or gone
   signal   0 sent, 1 not running, 3 trouble
@@ -41,13 +42,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Start COMMAND as a daemon; returns once it runs (or is ready).
+    /// Start COMMAND as a daemon; returns once it has stayed up --startsecs (or is ready).
     #[command(after_help = EXIT_CODES_HELP)]
     Start(Box<StartArgs>),
     /// Stop an instance and wait until it is gone.
     #[command(after_help = EXIT_CODES_HELP)]
     Stop(StopArgs),
-    /// Stop (verified), then start again with the recorded command and options.
+    /// Check the recorded executable, stop (verified), then start it again with the
+    /// recorded options, working directory and environment.
     #[command(after_help = EXIT_CODES_HELP)]
     Restart(RestartArgs),
     /// Report an instance's state (LSB exit codes).

@@ -426,6 +426,14 @@ pub fn forget(a: &ForgetArgs) -> Result<i32, Failure> {
         record::log_for(&pidfile),
         pidfile.with_extension("notify"),
     ];
+    if rec.is_none() && a.target.pidfile.is_some() {
+        // Outside the run directory, only what warden wrote is removed.
+        return Err(Failure::setup(format!(
+            "no warden record beside {} ({}): nothing removed",
+            pidfile.display(),
+            record::path_for(&pidfile).display()
+        )));
+    }
     if rec.is_none() && !files.iter().any(|f| f.exists()) {
         return Err(Failure::setup(format!("no instance named {name}")));
     }

@@ -384,8 +384,16 @@ pub fn run(
                             },
                         }
                     });
+                // Exit 0 at once is often a program that forked into the
+                // background: that cannot be respawned.
+                let why = if st.success() {
+                    " (if it forks into the background, run it in the foreground \
+                     instead, or use --forking without --respawn)"
+                } else {
+                    ""
+                };
                 let msg = format!(
-                    "{name} (pid {}) {} within the start window ({} s){}",
+                    "{name} (pid {}) {} within the start window ({} s){why}{}",
                     r.child.id(),
                     ended(st),
                     args.startsecs,

@@ -209,8 +209,9 @@ pub fn launch(mut args: StartArgs, replay: Option<Replay>, verbose: bool) -> Res
             Err(watch.failed(exit::READY_TIMEOUT, &format!("{name}: {e}")))
         }
         Ok(Forked::Original(Err(e))) => {
-            // A supervisor's start window reports the child's end this way.
-            if args.respawn {
+            // A supervisor's start window reports the child's end this way
+            // (not "already running": that record is another start's).
+            if args.respawn && matches!(e, Error::Daemon { .. }) {
                 record_failure(&pidfile, &e.to_string());
             }
             Err(Failure::from(e))
@@ -350,10 +351,21 @@ impl Watch<'_> {
                 ),
             ));
         }
+        let left = if left.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; it left pid {} running",
+                left.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
         Err(self.failed(
             window_code(status),
             &format!(
-                "{} (pid {pid}) {} within the start window ({})",
+                "{} (pid {pid}) {} within the start window ({}){left}",
                 self.name,
                 ended(status),
                 secs(startsecs)

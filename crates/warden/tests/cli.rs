@@ -1605,6 +1605,28 @@ fn stop_says_what_it_is_doing() {
     let o = e.run(&["stop", "-n", "s"]);
     assert_eq!(code(&o), 0);
     assert!(o.stdout.is_empty() && o.stderr.is_empty());
+    // On a terminal it speaks without -v.
+    let o = e.run(&["start", "-n", "t", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 0);
+    let pid = e.pid("t").unwrap();
+    e.s.track(pid);
+    let sh = format!(
+        "WARDEN_RUNDIR={} {} stop -n t; echo rc=$?",
+        e.rundir().display(),
+        env!("CARGO_BIN_EXE_warden"),
+    );
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &sh, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert!(text.contains("rc=0"), "{text}");
+    assert!(
+        text.contains(&format!("sent TERM to t (pid {pid}), waiting up to 10 s")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("stopped t (pid {pid})")), "{text}");
 }
 
 #[test]
@@ -1632,4 +1654,12 @@ fn forget_removes_a_dead_record_and_its_files() {
     }
     assert_eq!(stdout(&e.run(&["list", "--all"])).lines().count(), 1);
     assert_eq!(code(&e.run(&["forget", "f"])), 3);
+    // By pidfile, outside the run directory: only with warden's record.
+    let foreign = e.s.join("foreign.pid");
+    std::fs::write(&foreign, "1\n").unwrap();
+    assert_eq!(
+        code(&e.run(&["forget", "-p", foreign.to_str().unwrap()])),
+        3
+    );
+    assert!(foreign.exists(), "not warden's: kept");
 }
