@@ -66,6 +66,16 @@ fn start_stubborn(e: &Env) -> i32 {
     pid
 }
 
+/// Runs the shell command line `sh` on a pseudo-terminal (`script`); its
+/// output, both streams, is the stdout of the result.
+fn on_a_terminal(sh: &str) -> Output {
+    Command::new("script")
+        .args(["-q", "-e", "-c", sh, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
@@ -89,11 +99,7 @@ fn start_gives_sleep_a_clean_detached_context() {
         leak.display(),
         env!("CARGO_BIN_EXE_warden"),
     );
-    let o = Command::new("script")
-        .args(["-q", "-e", "-c", &sh, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = on_a_terminal(&sh);
     assert!(stdout(&o).contains("rc=0"), "{} {}", stdout(&o), stderr(&o));
     let pid = e.pid("sleep").expect("pidfile written when start returns");
     e.s.track(pid);
@@ -1615,12 +1621,7 @@ fn stop_says_what_it_is_doing() {
         e.rundir().display(),
         env!("CARGO_BIN_EXE_warden"),
     );
-    let o = Command::new("script")
-        .args(["-q", "-e", "-c", &sh, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let text = stdout(&o);
+    let text = stdout(&on_a_terminal(&sh));
     assert!(text.contains("rc=0"), "{text}");
     assert!(
         text.contains(&format!("sent TERM to t (pid {pid}), waiting up to 10 s")),
