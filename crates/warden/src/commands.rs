@@ -324,7 +324,7 @@ pub fn status(a: &StatusArgs) -> Result<i32, Failure> {
             )
         }
         "restarting" => format!(
-            "{name} is restarting in {} s (respawn {}; supervisor pid {})",
+            "{name} is restarting in {} s (respawn {}), supervisor pid {}",
             j.restart_in_secs.unwrap_or_default(),
             j.respawns.unwrap_or_default() + 1,
             j.pid.unwrap_or_default()

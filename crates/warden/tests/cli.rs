@@ -536,7 +536,8 @@ fn a_stop_during_the_backoff_delay_leaves_nothing_running() {
         Some(stdout(&e.run(&["status", "-n", "b"]))).filter(|t| t.contains("restarting in"))
     });
     assert!(
-        text.contains("b is restarting in 3 s (respawn 1") || text.contains("in 2 s (respawn 1"),
+        text.contains("b is restarting in 3 s (respawn 1),")
+            || text.contains("b is restarting in 2 s (respawn 1),"),
         "{text}"
     );
     assert_eq!(e.status_json("b")["state"], "restarting");
