@@ -102,9 +102,13 @@ fn forgotten_dashes(args: &[String], e: &clap::Error) -> Option<String> {
         return None;
     }
     let sub = args.iter().position(|a| a == "start")?;
+    // An unknown option is just that; a word is the start of a command.
     let Some(ContextValue::String(bad)) = e.get(ContextKind::InvalidArg) else {
         return None;
     };
+    if bad.starts_with('-') {
+        return None;
+    }
     let at = sub + 1 + args[sub + 1..].iter().position(|a| a == bad)?;
     let quote = |a: &String| {
         if !a.is_empty()

@@ -1550,6 +1550,9 @@ fn a_forgotten_double_dash_gets_a_hint() {
         stderr(&o)
     );
     assert!(e.pid("x").is_none());
+    let o = e.run(&["start", "--no-such-option", "sleep", "10"]);
+    assert_eq!(code(&o), 3);
+    assert!(!stderr(&o).contains("hint: the command"), "{}", stderr(&o));
 }
 
 #[test]
