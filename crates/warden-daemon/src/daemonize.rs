@@ -324,7 +324,9 @@ impl Daemonize {
 
     /// Like [`start`](Self::start), but the original process gets the verdict
     /// back instead of exiting: [`Forked::Original`] with the daemon's pid or
-    /// the failure ([`Error::Daemon`] carries its exit code and message).
+    /// the failure ([`Error::Daemon`] carries its exit code and message;
+    /// [`Error::Ended`] the status of an exec'd program that ended before it
+    /// was ready).
     ///
     /// # Errors
     ///
