@@ -168,7 +168,7 @@ pub fn restart(a: &RestartArgs, verbose: bool) -> Result<i32, Failure> {
             return Err(not_restarted(format!("{program} is gone"), exit::NOT_FOUND))
         }
     }
-    match stop_instance(&name, &pidfile, &a.retry, loud(verbose))? {
+    let was = match stop_instance(&name, &pidfile, &a.retry, loud(verbose))? {
         StopOutcome::StillRunning(pid) => {
             eprintln!(
                 "warden: {name} (pid {pid}) is still running after {}",
@@ -176,9 +176,14 @@ pub fn restart(a: &RestartArgs, verbose: bool) -> Result<i32, Failure> {
             );
             return Ok(2);
         }
-        StopOutcome::NotRunning if verbose => println!("{name} was not running; starting it"),
-        _ => {}
-    }
+        StopOutcome::NotRunning => {
+            if verbose {
+                println!("{name} was not running; starting it");
+            }
+            "was not running and"
+        }
+        StopOutcome::Stopped(_) => "was stopped but",
+    };
     let replay = Replay {
         resolved: program,
         // Records written before the environment was kept: the caller's.
@@ -188,7 +193,7 @@ pub fn restart(a: &RestartArgs, verbose: bool) -> Result<i32, Failure> {
         Ok(code) => Ok(code),
         Err(f) => Err(Failure {
             code: f.code,
-            message: format!("{name} was stopped but did not start again: {}", f.message),
+            message: format!("{name} {was} did not start again: {}", f.message),
         }),
     }
 }
