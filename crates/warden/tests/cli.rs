@@ -441,6 +441,7 @@ fn respawn_replaces_a_killed_child() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let sup = e.pid("r").unwrap();
+    e.s.track(sup);
     let first = wait_for(T, "the first child", || {
         e.status_json("r")["child_pid"].as_i64()
     });
@@ -526,6 +527,7 @@ fn a_stop_during_the_backoff_delay_leaves_nothing_running() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let sup = e.pid("b").unwrap();
+    e.s.track(sup);
     // The child ran and exited: the supervisor is now in its 3 s delay.
     wait_for(T, "the first run to end", || {
         let ran = std::fs::read_to_string(&count).is_ok_and(|t| t.lines().count() == 1);
