@@ -83,7 +83,10 @@ impl Daemonizer {
 
     fn how(self) -> &'static str {
         match self {
-            Daemonizer::Warden => "`warden start -p P -- sleep 1000`",
+            Daemonizer::Warden => {
+                "`warden start --startsecs 0 -p P -- sleep 1000` (without --startsecs 0 \
+                 start also waits out its default 1 s start window)"
+            }
             Daemonizer::StartStopDaemon => "`--start --background --make-pidfile`",
             Daemonizer::Libslack => "`daemon --name N --pidfile P`",
             Daemonizer::PythonDaemon => "`DaemonContext(pidfile=PIDLockFile)` + exec",
@@ -94,7 +97,10 @@ impl Daemonizer {
     /// Whether the tool itself verified the program runs before returning.
     fn verifies(self) -> &'static str {
         match self {
-            Daemonizer::Warden => "yes: returns after a successful exec (or READY=1)",
+            Daemonizer::Warden => {
+                "yes: returns after a successful exec (or READY=1); by default, once the \
+                 program has also stayed up 1 s"
+            }
             Daemonizer::StartStopDaemon => "no: --background cannot check the exec",
             Daemonizer::Libslack => "no: returns before the client runs",
             Daemonizer::PythonDaemon => "no: the parent exits at the first fork",
@@ -118,7 +124,9 @@ fn start_one(t: &Tools, d: Daemonizer, dir: &Path, i: usize) -> Option<(Duration
         Daemonizer::Warden => {
             timed(
                 Command::new(&t.warden)
-                    .args(["start", "-p"])
+                    // The exec-verified return: without the start window
+                    // (default 1 s), which a start would otherwise wait out.
+                    .args(["start", "--startsecs", "0", "-p"])
                     .arg(&pidfile)
                     .args(["--", "sleep", "1000"]),
             )
@@ -269,7 +277,9 @@ pub fn daemonize(t: &Tools, rounds: usize) -> (Table, Table) {
     }
     (
         Table {
-            title: "Daemonize: invocation until `sleep` runs and its pidfile is written".into(),
+            title: "Daemonize: invocation until `sleep` runs and its pidfile is written \
+                    (warden with --startsecs 0: its default 1 s start window is not waited out)"
+                .into(),
             unit: "ms",
             lower_is_better: true,
             target: "≤ 1.5 ms, ready-verified".into(),

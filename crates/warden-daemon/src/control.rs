@@ -172,7 +172,33 @@ impl StopOutcome {
 ///
 /// As [`status`], and signal delivery errors other than "already gone".
 pub fn stop(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error> {
-    let outcome = stop_inner(pidfile, schedule)?;
+    stop_with(pidfile, schedule, &mut |_| {})
+}
+
+/// A signal a stop sent, for progress reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The process.
+    pub pid: Pid,
+    /// The signal.
+    pub signal: Signal,
+    /// The signal sent before this one, if any (it did not stop the process).
+    pub after: Option<Signal>,
+    /// How long the schedule now waits for the process to end.
+    pub wait: Option<Duration>,
+}
+
+/// [`stop`], calling `on_signal` each time a signal is sent.
+///
+/// # Errors
+///
+/// As [`stop`].
+pub fn stop_with(
+    pidfile: &Path,
+    schedule: &Schedule,
+    on_signal: &mut dyn FnMut(Sent),
+) -> Result<StopOutcome, Error> {
+    let outcome = stop_inner(pidfile, schedule, on_signal)?;
     if let StopOutcome::Stopped(pid) = outcome {
         // A program that was exec'd (or killed) cannot remove its pidfile.
         pidfile::remove_if_stale(pidfile, pid);
@@ -180,7 +206,11 @@ pub fn stop(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error> {
     Ok(outcome)
 }
 
-fn stop_inner(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error> {
+fn stop_inner(
+    pidfile: &Path,
+    schedule: &Schedule,
+    on_signal: &mut dyn FnMut(Sent),
+) -> Result<StopOutcome, Error> {
     let Status::Running(pid) = status(pidfile)? else {
         return Ok(StopOutcome::NotRunning);
     };
@@ -195,11 +225,28 @@ fn stop_inner(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error>
         Status::Running(p) if p == pid => {}
         _ => return Ok(StopOutcome::Stopped(pid)),
     }
+    stop_process(&pidfd, pid, schedule, on_signal)
+}
+
+/// Runs `schedule` against the process pinned by `pidfd` (whose pid is
+/// `pid`) until it is gone or the schedule runs out. The caller has made sure
+/// the pidfd is the right process.
+///
+/// # Errors
+///
+/// Signal delivery errors other than "already gone", and wait errors.
+pub fn stop_process(
+    pidfd: &PidFd,
+    pid: Pid,
+    schedule: &Schedule,
+    on_signal: &mut dyn FnMut(Sent),
+) -> Result<StopOutcome, Error> {
     let steps = &schedule.0;
     let repeat_from = steps
         .iter()
         .position(|s| *s == Step::Forever)
         .map(|i| i + 1);
+    let mut last = None;
     let mut i = 0;
     loop {
         let Some(step) = steps.get(i) else {
@@ -213,12 +260,24 @@ fn stop_inner(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error>
         };
         match *step {
             Step::Signal(sig) => match pidfd.send_signal(sig) {
-                Ok(()) => {}
+                Ok(()) => {
+                    let wait = match steps.get(i + 1) {
+                        Some(Step::Wait(d)) => Some(*d),
+                        _ => None,
+                    };
+                    on_signal(Sent {
+                        pid,
+                        signal: sig,
+                        after: last,
+                        wait,
+                    });
+                    last = Some(sig);
+                }
                 Err(e) if e.raw_os_error() == Some(ESRCH) => return Ok(StopOutcome::Stopped(pid)),
                 Err(e) => return Err(Error::sys("send signal", e)),
             },
             Step::Wait(d) => {
-                if wait_gone(&pidfd, d)? {
+                if wait_gone(pidfd, d)? {
                     return Ok(StopOutcome::Stopped(pid));
                 }
             }
@@ -226,7 +285,7 @@ fn stop_inner(pidfile: &Path, schedule: &Schedule) -> Result<StopOutcome, Error>
         }
         i += 1;
     }
-    if wait_gone(&pidfd, Duration::ZERO)? {
+    if wait_gone(pidfd, Duration::ZERO)? {
         return Ok(StopOutcome::Stopped(pid));
     }
     Ok(StopOutcome::StillRunning(pid))

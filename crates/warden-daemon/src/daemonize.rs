@@ -247,8 +247,8 @@ impl Daemonize {
     }
 
     /// How long the original process waits for readiness; past it, the daemon
-    /// is stopped (TERM, then KILL after 1 s) and the start fails. Default: no
-    /// limit.
+    /// is stopped (TERM, then KILL after 1 s) and the start fails with
+    /// [`exit::READY_TIMEOUT`]. Default: no limit.
     #[must_use]
     pub fn ready_timeout(mut self, t: Duration) -> Self {
         self.ready_timeout = Some(t);
@@ -324,7 +324,9 @@ impl Daemonize {
 
     /// Like [`start`](Self::start), but the original process gets the verdict
     /// back instead of exiting: [`Forked::Original`] with the daemon's pid or
-    /// the failure ([`Error::Daemon`] carries its exit code and message).
+    /// the failure ([`Error::Daemon`] carries its exit code and message;
+    /// [`Error::Ended`] the status of an exec'd program that ended before it
+    /// was ready).
     ///
     /// # Errors
     ///
@@ -371,6 +373,15 @@ impl Daemonize {
                         message: "ready reported without a pid".into(),
                     }),
                     Verdict::Failed { code, message } => Err(Error::Daemon { code, message }),
+                    Verdict::Ended {
+                        pid,
+                        status,
+                        message,
+                    } => Err(Error::Ended {
+                        pid,
+                        status,
+                        message,
+                    }),
                     Verdict::AlreadyRunning { pid } => Err(Error::AlreadyRunning {
                         pid,
                         path: plan.pidfile.clone().unwrap_or_default(),

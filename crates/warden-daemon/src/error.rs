@@ -22,6 +22,13 @@ pub mod exit {
     /// The daemon's own initialisation failed, or it ended before it was ready
     /// with status 0 (otherwise its own status, or 128+signal, is used).
     pub const INIT_FAILED: i32 = 1;
+    /// Readiness (`READY=1` with a notify socket) did not come within the
+    /// ready timeout; the daemon was stopped. As GNU `timeout`.
+    pub const READY_TIMEOUT: i32 = 124;
+    /// `warden start`: the command ended within its start window with a
+    /// status that would read as one of warden's own codes (0 to 3), or it
+    /// left another process running in its place.
+    pub const START_WINDOW: i32 = 125;
 }
 
 /// Everything that can go wrong while daemonizing.
@@ -102,6 +109,16 @@ pub enum Error {
         /// The daemon's message.
         message: String,
     },
+    /// The exec'd program ended before it was ready (with a notify socket).
+    #[error("{message}")]
+    Ended {
+        /// Its pid.
+        pid: Pid,
+        /// How it ended.
+        status: warden_sys::process::ExitStatus,
+        /// What happened, for people.
+        message: String,
+    },
     /// The caller's [`crate::Daemonize::privileged_action`] failed.
     #[error("{0}")]
     Privileged(String),
@@ -122,6 +139,10 @@ impl Error {
         match self {
             Error::AlreadyRunning { .. } => exit::ALREADY_RUNNING,
             Error::Daemon { code, .. } => *code,
+            Error::Ended { status, .. } => match status.shell_code() {
+                0 => exit::INIT_FAILED,
+                c => c,
+            },
             Error::Exec { source, .. } => match source.kind() {
                 std::io::ErrorKind::NotFound => exit::NOT_FOUND,
                 _ => exit::NOT_EXECUTABLE,

@@ -291,7 +291,9 @@ pub fn probe(path: &Path) -> Result<Probe, Error> {
 /// not clean up), if it still names `pid` and nobody holds it. The file's lock
 /// is taken first, so a starter racing to take the stale file over can never
 /// lose its fresh pidfile to this removal.
-pub(crate) fn remove_if_stale(path: &Path, pid: Pid) {
+/// Removes the pidfile at `path` if nobody holds its lock and it still names
+/// `pid` (a program that was exec'd, or killed, cannot remove its own).
+pub fn remove_if_stale(path: &Path, pid: Pid) {
     let Ok(file) = open_existing(path, true) else {
         return;
     };

@@ -119,9 +119,22 @@ impl Reporter {
 /// How the original process's wait ended.
 #[derive(Debug)]
 pub(crate) enum Verdict {
-    Ready { pid: Option<Pid> },
-    AlreadyRunning { pid: Option<Pid> },
-    Failed { code: i32, message: String },
+    Ready {
+        pid: Option<Pid>,
+    },
+    /// The exec'd program ended (reaped) before it was ready.
+    Ended {
+        pid: Pid,
+        status: ExitStatus,
+        message: String,
+    },
+    AlreadyRunning {
+        pid: Option<Pid>,
+    },
+    Failed {
+        code: i32,
+        message: String,
+    },
 }
 
 /// What the original process waits with.
@@ -160,7 +173,11 @@ impl Waiter {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if left == Some(Duration::ZERO) {
                 let t = self.timeout.unwrap_or_default();
-                return fail_and_kill(&st, format!("not ready after {} s", t.as_secs_f64()));
+                return fail_and_kill(
+                    &st,
+                    exit::READY_TIMEOUT,
+                    format!("not ready after {} s", t.as_secs_f64()),
+                );
             }
             let mut fds = Vec::new();
             if st.pipe_open {
@@ -175,7 +192,13 @@ impl Waiter {
             }
             let ready = match fd::poll_read(&fds, left) {
                 Ok(r) => r,
-                Err(e) => return fail_and_kill(&st, format!("waiting for the daemon: {e}")),
+                Err(e) => {
+                    return fail_and_kill(
+                        &st,
+                        exit::INIT_FAILED,
+                        format!("waiting for the daemon: {e}"),
+                    )
+                }
             };
             let mut i = 0;
             if st.pipe_open {
@@ -265,7 +288,13 @@ fn read_channel(
             while let Some(decoded) = Message::decode(&st.buf) {
                 let (msg, used) = match decoded {
                     Ok(x) => x,
-                    Err(e) => return Some(fail_and_kill(st, format!("readiness channel: {e}"))),
+                    Err(e) => {
+                        return Some(fail_and_kill(
+                            st,
+                            exit::INIT_FAILED,
+                            format!("readiness channel: {e}"),
+                        ))
+                    }
                 };
                 st.buf.drain(..used);
                 match msg {
@@ -315,13 +344,15 @@ fn died_before_ready(st: &mut State, first_status: ExitStatus) -> Verdict {
     if !gone {
         return fail_and_kill(
             st,
+            exit::INIT_FAILED,
             "the daemon closed its readiness channel without reporting ready".into(),
         );
     }
-    let (code, how) = match process::wait(pid) {
-        Ok(ExitStatus::Code(0)) => (exit::INIT_FAILED, "exit status 0".to_string()),
-        Ok(s) => (s.shell_code(), s.to_string()),
-        Err(_) => (exit::INIT_FAILED, "unknown status".to_string()),
+    let status = process::wait(pid).ok();
+    let (code, how) = match status {
+        Some(ExitStatus::Code(0)) => (exit::INIT_FAILED, "exit status 0".to_string()),
+        Some(s) => (s.shell_code(), s.to_string()),
+        None => (exit::INIT_FAILED, "unknown status".to_string()),
     };
     // Nothing may be left behind by a start that failed.
     if let Some(path) = &st.pidfile {
@@ -332,9 +363,14 @@ fn died_before_ready(st: &mut State, first_status: ExitStatus) -> Verdict {
     } else {
         "the daemon"
     };
-    Verdict::Failed {
-        code,
-        message: format!("{what} (pid {pid}) ended before it was ready: {how}"),
+    let message = format!("{what} (pid {pid}) ended before it was ready: {how}");
+    match status {
+        Some(status) if st.exec_armed => Verdict::Ended {
+            pid,
+            status,
+            message,
+        },
+        _ => Verdict::Failed { code, message },
     }
 }
 
@@ -349,7 +385,7 @@ fn reap_after_failure(st: &State) {
     }
 }
 
-fn fail_and_kill(st: &State, message: String) -> Verdict {
+fn fail_and_kill(st: &State, code: i32, message: String) -> Verdict {
     if let (Some(pid), Some(pidfd)) = (st.pid, &st.pidfd) {
         let _ = pidfd.send_signal(Signal::TERM);
         if !pidfd.wait_exit(Duration::from_secs(1)).unwrap_or(true) {
@@ -360,10 +396,7 @@ fn fail_and_kill(st: &State, message: String) -> Verdict {
             crate::pidfile::remove_if_stale(path, pid);
         }
     }
-    Verdict::Failed {
-        code: exit::INIT_FAILED,
-        message,
-    }
+    Verdict::Failed { code, message }
 }
 
 #[cfg(test)]

@@ -9,14 +9,24 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   start    0 started (or already running with --oknodo), 1 already running,
            3 setup failure (chdir, chroot, user, pidfile, log file, bad option),
-           126 command not executable, 127 command not found; when the command
-           dies before it runs (or, with --notify, before it is ready): its
-           exit status, or 128+N if killed by signal N
+           124 not ready within --ready-timeout (--notify: no READY=1;
+           --forking: it did not exit), the command was stopped,
+           125 the start window failed: the command ended within --startsecs
+           with status 0 to 3, or left another process running in its place,
+           or (--forking) its pidfile names none of its processes,
+           126 command not executable, 127 command not found;
+           when the command ends within --startsecs (or, with --notify,
+           before it is ready) with status N > 3: N, or 128+N if killed by
+           signal N
   stop     0 stopped (or not running with --oknodo), 1 not running,
            2 still running when the schedule ran out, 3 trouble
-  status   0 running, 1 dead but pidfile exists, 3 not running, 4 unknown
-  restart  as stop, then as start
+  status   0 running (or restarting after a backoff), 1 dead but pidfile
+           exists, 3 not running, 4 unknown
+  restart  as stop, then as start; 126/127 (nothing stopped) when the
+           recorded command is no longer executable or gone
   signal   0 sent, 1 not running, 3 trouble
+  forget   0 forgotten, 1 still running, 3 no such instance or trouble
+  logs     0 shown, 3 no such instance or no log file
   --foreground   the command's own status, 128+N when killed by signal N";
 
 /// Daemonize any command, correctly.
@@ -32,23 +42,30 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Start COMMAND as a daemon; returns once it runs (or is ready).
+    /// Start COMMAND as a daemon; returns once it has stayed up --startsecs (or is ready).
     #[command(after_help = EXIT_CODES_HELP)]
-    Start(StartArgs),
+    Start(Box<StartArgs>),
     /// Stop an instance and wait until it is gone.
     #[command(after_help = EXIT_CODES_HELP)]
     Stop(StopArgs),
-    /// Stop (verified), then start again with the recorded command and options.
+    /// Check the recorded executable, stop (verified), then start it again with the
+    /// recorded options, working directory and environment.
     #[command(after_help = EXIT_CODES_HELP)]
     Restart(RestartArgs),
     /// Report an instance's state (LSB exit codes).
     #[command(after_help = EXIT_CODES_HELP)]
     Status(StatusArgs),
-    /// List every instance in the run directory.
+    /// List the live instances in the run directory (--all: every record).
     List(ListArgs),
     /// Send a signal to an instance.
     #[command(after_help = EXIT_CODES_HELP)]
     Signal(SignalArgs),
+    /// Show (or follow) an instance's output file.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Logs(LogsArgs),
+    /// Remove the record of an instance that is not running, and its files.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Forget(ForgetArgs),
     /// Supervise programs (supervisord compatible: same config, same XML-RPC API).
     #[command(disable_help_flag = true)]
     Supervise {
@@ -79,20 +96,24 @@ pub struct Target {
 
 #[derive(Args, Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StartArgs {
-    /// Instance name (default: COMMAND's file name).
+    /// Instance name (default: from COMMAND: the script an interpreter runs,
+    /// `python3 app.py` -> app, `java -jar x.jar` -> x; else the program's
+    /// file name).
     #[arg(short, long)]
     pub name: Option<String>,
     /// Pidfile (default: RUNDIR/NAME.pid; RUNDIR = $WARDEN_RUNDIR, else
     /// /run/warden as root, else $XDG_RUNTIME_DIR/warden, else /tmp/warden-UID).
     #[arg(short, long)]
     pub pidfile: Option<PathBuf>,
-    /// Append the command's stdout to FILE (default /dev/null).
+    /// Append the command's stdout to FILE (default NAME.log beside the
+    /// pidfile; `warden logs NAME` shows it; -o /dev/null discards).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub stdout: Option<PathBuf>,
-    /// Append its stderr to FILE (default: the --stdout file if given, else /dev/null).
+    /// Append its stderr to FILE (default: the --stdout file).
     #[arg(short = 'e', long, value_name = "FILE")]
     pub stderr: Option<PathBuf>,
-    /// Working directory (default /).
+    /// Working directory (default /); a relative COMMAND (./prog) is looked
+    /// up in it.
     #[arg(short = 'C', long, value_name = "DIR")]
     pub chdir: Option<PathBuf>,
     /// File mode creation mask, octal (default 022).
@@ -104,7 +125,9 @@ pub struct StartArgs {
     /// Change the root directory first (the command is looked up inside it).
     #[arg(long, value_name = "DIR")]
     pub chroot: Option<PathBuf>,
-    /// Set an environment variable (repeatable).
+    /// Set an environment variable (repeatable). PYTHONUNBUFFERED=1 is set
+    /// unless the environment already has it, so Python's output reaches the
+    /// log file at once.
     #[arg(short = 'E', long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
     /// Start from an empty environment (then apply --env).
@@ -124,12 +147,26 @@ pub struct StartArgs {
     /// resets the backoff.
     #[arg(long, value_name = "SECS", default_value_t = 60.0, value_parser = parse_secs)]
     pub respawn_window: f64,
-    /// Wait until COMMAND sends READY=1 on $NOTIFY_SOCKET.
-    #[arg(long)]
+    /// The start window: COMMAND must stay up this long for the start to
+    /// succeed; if it ends sooner, start fails with its status and shows the
+    /// last lines it wrote. 0: return as soon as the exec succeeded.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = parse_secs)]
+    #[serde(default = "default_startsecs")]
+    pub startsecs: f64,
+    /// Wait until COMMAND sends READY=1 on $NOTIFY_SOCKET (instead of the
+    /// start window).
+    #[arg(long, conflicts_with = "forking")]
     pub notify: bool,
-    /// With --notify, fail (and stop the command) if not ready in time.
+    /// With --notify (or --forking): fail, and stop the command, if it is not
+    /// ready (has not forked and exited) in time [default: 90].
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub ready_timeout: Option<f64>,
+    /// For programs that daemonize themselves: wait until COMMAND exits 0,
+    /// read the pid it wrote to PIDFILE, check that it is one of its
+    /// processes, and track that process (by pid and start time).
+    #[arg(long, value_name = "PIDFILE", conflicts_with_all = ["respawn", "foreground"])]
+    #[serde(default)]
+    pub forking: Option<PathBuf>,
     /// Already running is success (exit 0).
     #[arg(long)]
     pub oknodo: bool,
@@ -176,6 +213,48 @@ pub struct ListArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Also the instances that are not running (dead records).
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+/// An instance by name (positional) or by pidfile.
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct Named {
+    /// Instance name.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+    /// Pidfile path.
+    #[arg(short, long)]
+    pub pidfile: Option<PathBuf>,
+}
+
+impl Named {
+    pub fn target(&self) -> Target {
+        Target {
+            name: self.name.clone(),
+            pidfile: self.pidfile.clone(),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: Named,
+    /// Keep following the file (like tail -f).
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show the last N lines (default: all).
+    #[arg(short = 'n', long = "lines", value_name = "N")]
+    pub lines: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    #[command(flatten)]
+    pub target: Named,
 }
 
 #[derive(Args, Debug)]
@@ -184,6 +263,10 @@ pub struct SignalArgs {
     pub signal: warden_sys::Signal,
     #[command(flatten)]
     pub target: Target,
+}
+
+fn default_startsecs() -> f64 {
+    1.0
 }
 
 fn parse_umask(s: &str) -> Result<u32, String> {

@@ -10,6 +10,10 @@
 //! * HUP: reopen the output files (logrotate moved them).
 //! * USR1, USR2: forwarded to the child.
 //! * The child's output goes through pipes into the files unchanged.
+//! * The start window (`--startsecs`, when detaching): the caller is told
+//!   the start succeeded once the first child has run that long; if it ends
+//!   sooner, the start fails with its status and last lines of output, and
+//!   the supervisor exits.
 //! * Backoff: `--respawn-delay`, doubled after each run shorter than
 //!   `--respawn-window`, capped at 60 s; more than `--max-respawns` respawns
 //!   within the window: give up, exit 1.
@@ -31,7 +35,9 @@ use warden_sys::process::PidFd;
 use warden_sys::{fd, Signal};
 
 use crate::cli::StartArgs;
-use crate::record::Record;
+use crate::output::{Marks, SHOWN_LINES};
+use crate::record::{self, Record};
+use crate::start::{ended, window_code};
 
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -49,7 +55,7 @@ struct Flags {
 /// those); every write seeks to the end first instead, which keeps appending
 /// right after a truncation (logrotate's copytruncate). Each file has a single
 /// writer: one pipe when stdout and stderr share a file.
-struct Outputs {
+pub struct Outputs {
     stdout_path: Option<PathBuf>,
     stderr_path: Option<PathBuf>,
     stdout: Option<File>,
@@ -59,7 +65,7 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn open(args: &StartArgs) -> std::io::Result<Outputs> {
+    pub fn open(args: &StartArgs) -> std::io::Result<Outputs> {
         let stdout_path = args.stdout.clone();
         let stderr_path = args.stderr.clone().or_else(|| stdout_path.clone());
         let mut o = Outputs {
@@ -149,8 +155,15 @@ struct Pipe {
     to_stderr: bool,
 }
 
-/// Runs the supervisor in the daemon. Never returns.
-pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
+/// Runs the supervisor in the daemon. Never returns. `opened`: the output
+/// files, if they were opened before the privilege drop (`--user`: the run
+/// directory is root's).
+pub fn run(
+    mut daemon: Daemonized,
+    mut record: Record,
+    args: &StartArgs,
+    opened: Option<std::io::Result<Outputs>>,
+) -> ! {
     let (sig_rx, sig_tx) = match UnixStream::pair() {
         Ok(p) => p,
         Err(e) => daemon.fail(exit::SETUP_FAILED, &format!("signal pipe: {e}")),
@@ -177,7 +190,7 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
             daemon.fail(exit::SETUP_FAILED, &format!("install signal handlers: {e}"));
         }
     }
-    let mut out = match Outputs::open(args) {
+    let mut out = match opened.unwrap_or_else(|| Outputs::open(args)) {
         Ok(o) => o,
         Err(e) => daemon.fail(exit::SETUP_FAILED, &format!("open output file: {e}")),
     };
@@ -204,6 +217,8 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
     let mut code = 0;
     let mut first = true;
     let mut buf = vec![0u8; CHUNK];
+    let marks = Marks::take(args);
+    let mut window_end: Option<Instant> = None;
 
     loop {
         // Spawn when due.
@@ -214,12 +229,18 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
                 Ok((r, new_pipes)) => {
                     if !first {
                         record.respawns += 1;
+                        record.next_respawn_ms = None;
                         let _ = record.save();
                     }
                     pipes.extend(new_pipes);
                     running = Some(r);
                     if first && !args.notify {
-                        daemon.notify_ready();
+                        if args.startsecs > 0.0 && !args.foreground {
+                            window_end =
+                                Some(Instant::now() + Duration::from_secs_f64(args.startsecs));
+                        } else {
+                            daemon.notify_ready();
+                        }
                     }
                 }
                 Err(e) if first => {
@@ -246,7 +267,10 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
                 .and_then(|r| r.term_sent)
                 .map(|t| t + STOP_GRACE)
         } else {
-            next_spawn
+            match (next_spawn, window_end) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         };
         let mut fds: Vec<BorrowedFd<'_>> = vec![sig_rx.as_fd()];
         if let Some(r) = &running {
@@ -336,12 +360,51 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
             }
         }
 
+        if window_end.is_some_and(|t| t <= Instant::now()) && running.is_some() && !child_ended {
+            window_end = None;
+            daemon.notify_ready();
+        }
+
         // The child ended.
         if child_ended {
             let mut r = running.take().expect("UNWRAP: child_ended implies a child");
-            let status = r
-                .child
-                .wait()
+            let waited = r.child.wait();
+            if window_end.is_some() && !stopping {
+                // Within the start window: the start fails, with what it wrote.
+                drain(&mut pipes, &mut out);
+                let st = waited
+                    .as_ref()
+                    .map_or(warden_sys::process::ExitStatus::Code(0), |s| {
+                        use std::os::unix::process::ExitStatusExt;
+                        match (s.code(), s.signal()) {
+                            (Some(c), _) => warden_sys::process::ExitStatus::Code(c),
+                            (None, sig) => warden_sys::process::ExitStatus::Signaled {
+                                signal: sig.unwrap_or(0),
+                                core_dumped: s.core_dumped(),
+                            },
+                        }
+                    });
+                // Exit 0 at once is often a program that forked into the
+                // background: that cannot be respawned.
+                let why = if st.success() {
+                    " (if it forks into the background, run it in the foreground \
+                     instead, or use --forking without --respawn)"
+                } else {
+                    ""
+                };
+                let msg = format!(
+                    "{name} (pid {}) {} within the start window ({} s){why}{}",
+                    r.child.id(),
+                    ended(st),
+                    args.startsecs,
+                    marks.last_lines(SHOWN_LINES)
+                );
+                if let Some((_, p)) = &notify {
+                    let _ = std::fs::remove_file(p);
+                }
+                daemon.fail(window_code(st), &msg);
+            }
+            let status = waited
                 .map(|s| describe(&s))
                 .unwrap_or_else(|e| e.to_string());
             if !stopping {
@@ -364,6 +427,7 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
                     );
                     out.say(&name, &why);
                     record.gave_up = Some(why);
+                    record.next_respawn_ms = None;
                     let _ = record.save();
                     code = 1;
                     stopping = true;
@@ -372,6 +436,10 @@ pub fn run(mut daemon: Daemonized, mut record: Record, args: &StartArgs) -> ! {
                     quick_failures += 1;
                     respawn_times.push_back(now + delay);
                     next_spawn = Some(now + delay);
+                    // For `status`: "restarting in N s".
+                    let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+                    record.next_respawn_ms = Some(record::now_ms().saturating_add(ms));
+                    let _ = record.save();
                 }
             }
         }

@@ -43,6 +43,39 @@ impl Env {
     }
 }
 
+/// Starts `stubborn`, a process that ignores TERM; returns its pid.
+fn start_stubborn(e: &Env) -> i32 {
+    let o = e.run(&[
+        "start",
+        "-n",
+        "stubborn",
+        "--",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 0.05; done",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("stubborn").unwrap();
+    e.s.track(pid);
+    // The trap may come after the start window: wait until TERM is ignored
+    // (bit 15 of SigIgn), or a TERM kills it.
+    wait_for(T, "sh to ignore TERM", || {
+        let ign = u64::from_str_radix(&status_field(pid, "SigIgn")?, 16).ok()?;
+        (ign & (1 << 14) != 0).then_some(())
+    });
+    pid
+}
+
+/// Runs the shell command line `sh` on a pseudo-terminal (`script`); its
+/// output, both streams, is the stdout of the result.
+fn on_a_terminal(sh: &str) -> Output {
+    Command::new("script")
+        .args(["-q", "-e", "-c", sh, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited normally")
 }
@@ -66,11 +99,7 @@ fn start_gives_sleep_a_clean_detached_context() {
         leak.display(),
         env!("CARGO_BIN_EXE_warden"),
     );
-    let o = Command::new("script")
-        .args(["-q", "-e", "-c", &sh, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = on_a_terminal(&sh);
     assert!(stdout(&o).contains("rc=0"), "{} {}", stdout(&o), stderr(&o));
     let pid = e.pid("sleep").expect("pidfile written when start returns");
     e.s.track(pid);
@@ -92,10 +121,15 @@ fn start_gives_sleep_a_clean_detached_context() {
     assert_eq!(status_field(pid, "SigBlk").unwrap(), "0000000000000000");
     let open = fds(pid);
     let pidfile = e.rundir().join("sleep.pid");
+    let log = e.rundir().join("sleep.log");
     assert_eq!(open.len(), 4, "{open:?}");
     assert_eq!(open[0].1, "/dev/null");
-    assert_eq!(open[1].1, "/dev/null");
-    assert_eq!(open[2].1, "/dev/null");
+    assert_eq!(
+        open[1].1,
+        log.to_string_lossy(),
+        "output is kept by default"
+    );
+    assert_eq!(open[2].1, log.to_string_lossy());
     assert_eq!(
         open[3].1,
         pidfile.to_string_lossy(),
@@ -264,25 +298,7 @@ fn stop_status_and_signal_exit_codes() {
         4,
         "usage error in status is LSB 4"
     );
-    // A process that ignores TERM.
-    let o = e.run(&[
-        "start",
-        "-n",
-        "stubborn",
-        "--",
-        "sh",
-        "-c",
-        "trap '' TERM; while :; do sleep 0.05; done",
-    ]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let pid = e.pid("stubborn").unwrap();
-    e.s.track(pid);
-    // `start` returns once sh runs, maybe before its trap: wait until TERM
-    // is ignored (bit 15 of SigIgn), or the TERM below kills it.
-    wait_for(T, "sh to ignore TERM", || {
-        let ign = u64::from_str_radix(&status_field(pid, "SigIgn")?, 16).ok()?;
-        (ign & (1 << 14) != 0).then_some(())
-    });
+    let pid = start_stubborn(&e);
     let o = e.run(&["stop", "-n", "stubborn", "--retry", "TERM/1"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(alive(pid));
@@ -425,6 +441,7 @@ fn respawn_replaces_a_killed_child() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let sup = e.pid("r").unwrap();
+    e.s.track(sup);
     let first = wait_for(T, "the first child", || {
         e.status_json("r")["child_pid"].as_i64()
     });
@@ -442,7 +459,10 @@ fn respawn_replaces_a_killed_child() {
     });
     e.s.track(second as i32);
     assert!(alive(second as i32));
-    assert_eq!(e.status_json("r")["respawns"], 1);
+    // The count is saved just after the new child exists.
+    wait_for(T, "the respawn to be counted", || {
+        (e.status_json("r")["respawns"] == 1).then_some(())
+    });
     assert_eq!(code(&e.run(&["stop", "-n", "r"])), 0);
     assert!(!alive(sup));
     wait_for(T, "the child to be stopped too", || {
@@ -493,6 +513,8 @@ fn a_stop_during_the_backoff_delay_leaves_nothing_running() {
     let script = format!("echo run >> {}; exit 1", count.display());
     let o = e.run(&[
         "start",
+        "--startsecs",
+        "0",
         "--respawn",
         "--respawn-delay",
         "3",
@@ -505,11 +527,23 @@ fn a_stop_during_the_backoff_delay_leaves_nothing_running() {
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let sup = e.pid("b").unwrap();
+    e.s.track(sup);
     // The child ran and exited: the supervisor is now in its 3 s delay.
     wait_for(T, "the first run to end", || {
         let ran = std::fs::read_to_string(&count).is_ok_and(|t| t.lines().count() == 1);
         (ran && e.status_json("b")["child_pid"].is_null()).then_some(())
     });
+    // `status` says what the supervisor is doing.
+    let text = wait_for(T, "the backoff to be recorded", || {
+        Some(stdout(&e.run(&["status", "-n", "b"]))).filter(|t| t.contains("restarting in"))
+    });
+    assert!(
+        text.contains("b is restarting in 3 s (respawn 1),")
+            || text.contains("b is restarting in 2 s (respawn 1),"),
+        "{text}"
+    );
+    assert_eq!(e.status_json("b")["state"], "restarting");
+    assert_eq!(code(&e.run(&["status", "-n", "b"])), 0);
     let t0 = Instant::now();
     assert_eq!(code(&e.run(&["stop", "-n", "b"])), 0);
     assert!(
@@ -652,7 +686,11 @@ fn list_shows_every_instance() {
     );
     e.s.track(e.pid("b").unwrap());
     assert_eq!(code(&e.run(&["stop", "-n", "b"])), 0);
-    let text = stdout(&e.run(&["list"]));
+    // `list`: the live ones; `list --all`: the dead records too.
+    let live = stdout(&e.run(&["list"]));
+    assert_eq!(live.lines().count(), 2, "{live}");
+    assert!(live.lines().nth(1).unwrap().starts_with("a "), "{live}");
+    let text = stdout(&e.run(&["list", "--all"]));
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{text}");
     assert!(
@@ -665,8 +703,11 @@ fn list_shows_every_instance() {
         lines[2].starts_with("b ") && lines[2].contains("stopped"),
         "{text}"
     );
-    let j: serde_json::Value = serde_json::from_slice(&e.run(&["list", "--json"]).stdout).unwrap();
+    let j: serde_json::Value =
+        serde_json::from_slice(&e.run(&["list", "--all", "--json"]).stdout).unwrap();
     assert_eq!(j.as_array().unwrap().len(), 2);
+    let j: serde_json::Value = serde_json::from_slice(&e.run(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(j.as_array().unwrap().len(), 1);
     assert_eq!(j[0]["pid"], e.pid("a").unwrap());
 }
 
@@ -737,7 +778,16 @@ fn ctl_is_reachable_as_a_subcommand_and_as_supervisorctl() {
 fn a_program_that_exits_right_after_exec_was_started() {
     let e = Env::new();
     for i in 0..30 {
-        let o = e.run(&["start", "-n", &format!("t{i}"), "--", "true"]);
+        // --startsecs 0: the exec-verified return, without the start window.
+        let o = e.run(&[
+            "start",
+            "--startsecs",
+            "0",
+            "-n",
+            &format!("t{i}"),
+            "--",
+            "true",
+        ]);
         assert_eq!(code(&o), 0, "round {i}: {}", stderr(&o));
     }
 }
@@ -956,4 +1006,667 @@ fn planted_symlinks_in_a_shared_directory_are_not_written_through() {
             .filter(|s| s == "hello\n")
     });
     assert_eq!(code(&e.run(&["stop", "-n", "mine"])), 0);
+}
+
+/// Writes an executable file.
+fn write_exe(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The environment of a process, from `/proc/PID/environ`.
+fn environ(pid: i32) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .map(|b| {
+            b.split(|c| *c == 0)
+                .filter(|v| !v.is_empty())
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_python_program_that_raises_at_import_fails_the_start_window() {
+    let e = Env::new();
+    let app = e.s.join("app.py");
+    std::fs::write(
+        &app,
+        "print('loading settings')\nraise RuntimeError('no database at import time')\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let o = e
+        .cmd()
+        .current_dir(e.s.path())
+        .args(["start", "-C", ".", "--", "python3", "app.py"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        code(&o),
+        125,
+        "exit 1 would read as 'already running': {}",
+        stderr(&o)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    let err = stderr(&o);
+    assert!(err.contains("app (pid "), "named after the script: {err}");
+    assert!(
+        err.contains("exited with status 1 within the start window (1 s)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("RuntimeError: no database at import time"),
+        "the exception's last line: {err}"
+    );
+    assert!(err.contains("loading settings"), "stdout too: {err}");
+    assert!(!e.rundir().join("app.pid").exists(), "nothing left behind");
+    // The output stays in the log, and status says what happened.
+    let o = e.run(&["logs", "app", "-n", "1"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), "RuntimeError: no database at import time\n");
+    let o = e.run(&["status", "-n", "app"]);
+    assert_eq!(code(&o), 3);
+    assert!(stdout(&o).contains("last start failed"), "{}", stdout(&o));
+    // Without -C the relative script is not found in /: a hint says why.
+    let o = e
+        .cmd()
+        .current_dir(e.s.path())
+        .args(["start", "-n", "noc", "--", "python3", "app.py"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 125, "python exits 2: {}", stderr(&o));
+    assert!(stderr(&o).contains("can't open file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("hint: app.py is relative"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_start_window_reports_status_signal_and_success() {
+    let e = Env::new();
+    let o = e.run(&[
+        "start",
+        "-n",
+        "seven",
+        "--",
+        "sh",
+        "-c",
+        "echo bye >&2; exit 7",
+    ]);
+    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert!(stderr(&o).contains("| bye"), "{}", stderr(&o));
+    let o = e.run(&["start", "-n", "killed", "--", "sh", "-c", "kill -KILL $$"]);
+    assert_eq!(code(&o), 128 + 9, "{}", stderr(&o));
+    assert!(stderr(&o).contains("SIGKILL"), "{}", stderr(&o));
+    let o = e.run(&["start", "-n", "zero", "--", "sh", "-c", "exit 0"]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(stderr(&o).contains("it wrote nothing"), "{}", stderr(&o));
+    // Staying up for the window is success, and not before.
+    let t0 = Instant::now();
+    let o = e.run(&["start", "--startsecs", "0.5", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(t0.elapsed() >= Duration::from_millis(500));
+    e.s.track(e.pid("sleep").unwrap());
+    // --startsecs 0: back at once.
+    let o = e.run(&[
+        "start",
+        "--startsecs",
+        "0",
+        "-n",
+        "quick",
+        "--",
+        "sh",
+        "-c",
+        "exit 0",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Respawn mode: the supervisor watches the first run's window.
+    let o = e.run(&[
+        "start",
+        "--respawn",
+        "-n",
+        "rsp",
+        "--",
+        "sh",
+        "-c",
+        "echo cannot-start; exit 4",
+    ]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    assert!(stderr(&o).contains("| cannot-start"), "{}", stderr(&o));
+    assert!(
+        e.pid("rsp").is_none_or(|p| !alive(p)),
+        "the supervisor is gone"
+    );
+    assert!(!e.rundir().join("rsp.pid").exists());
+}
+
+#[test]
+fn ready_timeout_and_start_window_have_their_own_exit_codes() {
+    let e = Env::new();
+    let o = e.run(&[
+        "start",
+        "--notify",
+        "--ready-timeout",
+        "0.3",
+        "-n",
+        "slow",
+        "--",
+        bin("notify-after").to_str().unwrap(),
+        "5000",
+    ]);
+    assert_eq!(code(&o), 124, "{}", stderr(&o));
+    let o = e.run(&["start", "-n", "w", "--", "sh", "-c", "exit 1"]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    let help = stdout(&e.run(&["start", "--help"]));
+    for text in [
+        "124 not ready within --ready-timeout",
+        "125 the start window failed",
+        "[default: 90]",
+    ] {
+        assert!(help.contains(text), "{text}: {help}");
+    }
+}
+
+#[test]
+fn output_is_kept_by_default_and_logs_shows_and_follows_it() {
+    let e = Env::new();
+    let o = e.run(&[
+        "start",
+        "-n",
+        "talk",
+        "--",
+        "sh",
+        "-c",
+        "i=0; while :; do i=$((i+1)); echo line-$i; echo err-$i >&2; sleep 0.05; done",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    e.s.track(e.pid("talk").unwrap());
+    let log = e.rundir().join("talk.log");
+    wait_for(T, "output in NAME.log", || {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|t| t.contains("line-2") && t.contains("err-2"))
+    });
+    let all = stdout(&e.run(&["logs", "talk"]));
+    assert!(all.starts_with("line-1\nerr-1\n"), "{all}");
+    let last = stdout(&e.run(&["logs", "talk", "-n", "2"]));
+    assert_eq!(last.lines().count(), 2, "{last}");
+    // -f follows: lines written later show up.
+    let mut f = e
+        .cmd()
+        .args(["logs", "talk", "-f", "-n", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    e.s.track(f.id() as i32);
+    let upto: usize = std::fs::read_to_string(&log).unwrap().lines().count() / 2;
+    let later = format!("line-{}", upto + 10);
+    let mut out = f.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        let mut seen = String::new();
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(seen.clone());
+        }
+    });
+    let deadline = Instant::now() + T;
+    let mut seen = String::new();
+    while !seen.contains(&later) && Instant::now() < deadline {
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen = s;
+        }
+    }
+    let _ = f.kill();
+    let _ = f.wait();
+    assert!(seen.contains(&later), "followed: {seen}");
+    assert_eq!(code(&e.run(&["stop", "-n", "talk"])), 0);
+    // -o /dev/null still discards.
+    let o = e.run(&[
+        "start",
+        "-n",
+        "quiet",
+        "-o",
+        "/dev/null",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("quiet").unwrap();
+    e.s.track(pid);
+    let open = fds(pid);
+    assert_eq!(open[1].1, "/dev/null", "{open:?}");
+    assert_eq!(open[2].1, "/dev/null", "{open:?}");
+    assert!(!e.rundir().join("quiet.log").exists());
+    assert_eq!(code(&e.run(&["logs", "quiet"])), 3);
+}
+
+#[test]
+fn python_output_is_unbuffered_unless_the_user_said_otherwise() {
+    let e = Env::new();
+    let app = e.s.join("srv.py");
+    std::fs::write(
+        &app,
+        "import time\nprint('serving', flush=False)\ntime.sleep(1000)\n",
+    )
+    .unwrap();
+    let o = e.run(&["start", "--", "python3", app.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("srv").unwrap();
+    e.s.track(pid);
+    assert!(environ(pid).contains(&"PYTHONUNBUFFERED=1".to_string()));
+    wait_for(T, "the print in the log while python runs", || {
+        std::fs::read_to_string(e.rundir().join("srv.log"))
+            .ok()
+            .filter(|t| t.contains("serving"))
+    });
+    let o = e
+        .cmd()
+        .env("PYTHONUNBUFFERED", "")
+        .args(["start", "-n", "mine", "--", "sleep", "1000"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("mine").unwrap();
+    e.s.track(pid);
+    assert!(
+        environ(pid).contains(&"PYTHONUNBUFFERED=".to_string()),
+        "kept as set"
+    );
+}
+
+#[test]
+fn a_program_that_forks_and_exits_is_reported() {
+    let e = Env::new();
+    let bg = e.s.join("bg.pid");
+    let script = format!(
+        "sh -c 'while :; do sleep 1; done' {} & echo $! > {}; exit 0",
+        e.s.marker(),
+        bg.display()
+    );
+    let o = e.run(&["start", "-n", "forker", "--", "sh", "-c", &script]);
+    let left = read_pid(&bg).expect("the background pid");
+    e.s.track(left);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("daemonized itself"), "{err}");
+    assert!(err.contains(&format!("left pid {left} running")), "{err}");
+    assert!(err.contains("--forking PIDFILE"), "{err}");
+    assert!(alive(left), "it is left running, not killed");
+}
+
+#[test]
+fn forking_tracks_the_pid_the_program_wrote_by_pid_and_start_time() {
+    let e = Env::new();
+    let theirs = e.s.join("theirs.pid");
+    let script = format!(
+        "sh -c 'while :; do sleep 1; done' {} & echo $! > {}; exit 0",
+        e.s.marker(),
+        theirs.display()
+    );
+    let start = |name: &str| {
+        e.run(&[
+            "start",
+            "-n",
+            name,
+            "--startsecs",
+            "0.2",
+            "--forking",
+            theirs.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+    };
+    let o = start("fk");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let daemon = read_pid(&theirs).unwrap();
+    e.s.track(daemon);
+    assert_eq!(
+        e.pid("fk"),
+        Some(daemon),
+        "our pidfile names the tracked pid"
+    );
+    let j = e.status_json("fk");
+    assert_eq!(j["state"], "running");
+    assert_eq!(j["pid"], daemon);
+    let o = start("fk");
+    assert_eq!(code(&o), 1, "already running: {}", stderr(&o));
+    assert_eq!(
+        read_pid(&theirs),
+        Some(daemon),
+        "the second program never ran"
+    );
+    assert_eq!(code(&e.run(&["signal", "CONT", "-n", "fk"])), 0);
+    // restart stops the tracked process and starts a new one.
+    let o = e.run(&["restart", "-n", "fk"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let second = read_pid(&theirs).unwrap();
+    e.s.track(second);
+    assert_ne!(second, daemon);
+    wait_for(T, "the first daemon to be gone", || {
+        (!alive(daemon)).then_some(())
+    });
+    // A pid whose start time differs is someone else: never signalled.
+    let rec_path = e.rundir().join("fk.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&rec_path).unwrap()).unwrap();
+    let t = rec["tracked"]["start_time"].as_u64().unwrap();
+    rec["tracked"]["start_time"] = (t + 1).into();
+    std::fs::write(&rec_path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    assert_eq!(
+        code(&e.run(&["status", "-n", "fk"])),
+        1,
+        "dead: the pid is not ours"
+    );
+    assert_eq!(code(&e.run(&["stop", "-n", "fk"])), 1);
+    assert_eq!(code(&e.run(&["signal", "TERM", "-n", "fk"])), 1);
+    assert!(alive(second), "the look-alike was not signalled");
+    rec["tracked"]["start_time"] = t.into();
+    std::fs::write(&rec_path, serde_json::to_vec(&rec).unwrap()).unwrap();
+    assert_eq!(code(&e.run(&["stop", "-n", "fk"])), 0);
+    assert!(!alive(second));
+    assert_eq!(code(&e.run(&["status", "-n", "fk"])), 3);
+    // A pidfile naming a process that is not the program's: refused.
+    let one = e.s.join("one.pid");
+    let o = e.run(&[
+        "start",
+        "-n",
+        "liar",
+        "--forking",
+        one.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &format!("echo 1 > {}", one.display()),
+    ]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("names pid 1, which is not"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn restart_replays_the_recorded_start_from_anywhere() {
+    let e = Env::new();
+    let a = e.s.join("a");
+    let b = e.s.join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let prog = a.join("prog.sh");
+    write_exe(
+        &prog,
+        "#!/bin/sh\necho \"greeting=$GREETING\"\nexec sleep 1000\n",
+    );
+    let o = e
+        .cmd()
+        .current_dir(&a)
+        .env("GREETING", "from-the-first-start")
+        .args(["start", "-n", "p", "-o", "out.log", "--", "./prog.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let first = e.pid("p").unwrap();
+    e.s.track(first);
+    // Another directory (with a prog.sh of its own), another environment.
+    write_exe(&b.join("prog.sh"), "#!/bin/sh\nexit 42\n");
+    let restart = || {
+        e.cmd()
+            .current_dir(&b)
+            .env("GREETING", "from-the-caller")
+            .env("PATH", "/nonexistent")
+            .args(["restart", "-n", "p"])
+            .output()
+            .unwrap()
+    };
+    let o = restart();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let second = e.pid("p").unwrap();
+    e.s.track(second);
+    assert_ne!(first, second);
+    let out = a.join("out.log");
+    let text = wait_for(T, "two greetings", || {
+        std::fs::read_to_string(&out)
+            .ok()
+            .filter(|t| t.lines().count() == 2)
+    });
+    assert!(
+        text.lines().all(|l| l == "greeting=from-the-first-start"),
+        "{text}"
+    );
+    assert!(!b.join("out.log").exists());
+    // A command that is no longer executable (or gone): nothing is stopped.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = restart();
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing was stopped"), "{}", stderr(&o));
+    assert!(alive(second));
+    std::fs::remove_file(&prog).unwrap();
+    let o = restart();
+    assert_eq!(code(&o), 127, "{}", stderr(&o));
+    assert!(alive(second));
+    // A new start that fails says so plainly.
+    write_exe(&prog, "#!/bin/sh\necho broken-now >&2\nexit 9\n");
+    let o = restart();
+    assert_eq!(code(&o), 9, "{}", stderr(&o));
+    assert!(!alive(second));
+    let err = stderr(&o);
+    assert!(
+        err.contains("p was stopped but did not start again"),
+        "{err}"
+    );
+    assert!(err.contains("broken-now"), "{err}");
+}
+
+#[test]
+fn dash_c_resolves_a_relative_command_in_that_directory() {
+    let e = Env::new();
+    let dir = e.s.join("srv");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_exe(&dir.join("prog"), "#!/bin/sh\nexec sleep 1000\n");
+    let o = e
+        .cmd()
+        .current_dir(e.s.path())
+        .args(["start", "-C", "srv", "--", "./prog"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = e.pid("prog").unwrap();
+    e.s.track(pid);
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(), dir);
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(e.rundir().join("prog.json")).unwrap()).unwrap();
+    assert_eq!(
+        rec["resolved"][0],
+        dir.join("prog").to_string_lossy().as_ref()
+    );
+    // Not in the caller's directory.
+    let o = e
+        .cmd()
+        .current_dir(&dir)
+        .args([
+            "start",
+            "-n",
+            "other",
+            "-C",
+            e.s.path().to_str().unwrap(),
+            "--",
+            "./prog",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 127, "{}", stderr(&o));
+}
+
+#[test]
+fn global_options_work_with_every_subcommand() {
+    let e = Env::new();
+    let sock = e.s.join("no.sock");
+    let url = format!("unix://{}", sock.display());
+    let plain = e.run(&["ctl", "-s", &url, "status"]);
+    for v in ["-v", "--verbose"] {
+        let o = e.run(&[v, "ctl", "-s", &url, "status"]);
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+        assert_eq!(o.status.code(), plain.status.code(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("no such file") || stdout(&o).contains("no such file"));
+    }
+    let conf = e.s.join("none.conf");
+    let plain = e.run(&["supervise", "-c", conf.to_str().unwrap()]);
+    let o = e.run(&["--verbose", "supervise", "-c", conf.to_str().unwrap()]);
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), plain.status.code());
+    assert!(
+        stderr(&o).contains("could not find config file"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(code(&e.run(&["-v", "status", "-n", "x"])), 3);
+    assert_eq!(code(&e.run(&["-v", "status"])), 4, "usage error in status");
+    assert_eq!(code(&e.run(&["-v", "list"])), 0);
+    assert_eq!(code(&e.run(&["status", "-v", "-n", "x"])), 3);
+}
+
+#[test]
+fn a_forgotten_double_dash_gets_a_hint() {
+    let e = Env::new();
+    let o = e.run(&["start", "-n", "x", "sleep", "10"]);
+    assert_eq!(code(&o), 3);
+    assert!(
+        stderr(&o)
+            .contains("hint: the command goes after `--`, as in: warden start -n x -- sleep 10"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(e.pid("x").is_none());
+    let o = e.run(&["start", "--no-such-option", "sleep", "10"]);
+    assert_eq!(code(&o), 3);
+    assert!(!stderr(&o).contains("hint: the command"), "{}", stderr(&o));
+}
+
+#[test]
+fn names_come_from_the_script_an_interpreter_runs() {
+    let e = Env::new();
+    let bin_dir = e.s.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    // Stand-ins: the real interpreters need not be installed.
+    for i in ["python3", "node", "java", "bash"] {
+        write_exe(&bin_dir.join(i), "#!/bin/sh\nexec sleep 1000\n");
+    }
+    let path = format!("{}:/usr/bin:/bin", bin_dir.display());
+    for (cmd, name) in [
+        (&["python3", "app.py"][..], "app"),
+        (&["node", "server.js"][..], "server"),
+        (&["java", "-jar", "x.jar"][..], "x"),
+        (&["bash", "run.sh"][..], "run"),
+    ] {
+        let mut args = vec!["start", "--startsecs", "0", "-E"];
+        let pathvar = format!("PATH={path}");
+        args.push(&pathvar);
+        args.push("--");
+        args.extend(cmd);
+        let o = e.run(&args);
+        assert_eq!(code(&o), 0, "{cmd:?}: {}", stderr(&o));
+        let pid = e
+            .pid(name)
+            .unwrap_or_else(|| panic!("{cmd:?} is named {name}"));
+        e.s.track(pid);
+    }
+    let o = e.run(&["start", "--startsecs", "0", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 0);
+    e.s.track(e.pid("sleep").unwrap());
+}
+
+#[test]
+fn stop_says_what_it_is_doing() {
+    let e = Env::new();
+    let pid = start_stubborn(&e);
+    let o = e.run(&["-v", "stop", "-n", "stubborn", "--retry", "TERM/0.3/KILL/5"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "sent TERM to stubborn (pid {pid}), waiting up to 0.3 s"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "stubborn (pid {pid}) is still running after TERM: sent KILL"
+        )),
+        "{err}"
+    );
+    assert!(stdout(&o).contains(&format!("stopped stubborn (pid {pid})")));
+    // Not a terminal, no -v: silent.
+    let o = e.run(&["start", "-n", "s", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 0);
+    e.s.track(e.pid("s").unwrap());
+    let o = e.run(&["stop", "-n", "s"]);
+    assert_eq!(code(&o), 0);
+    assert!(o.stdout.is_empty() && o.stderr.is_empty());
+    // On a terminal it speaks without -v.
+    let o = e.run(&["start", "-n", "t", "--", "sleep", "1000"]);
+    assert_eq!(code(&o), 0);
+    let pid = e.pid("t").unwrap();
+    e.s.track(pid);
+    let sh = format!(
+        "WARDEN_RUNDIR={} {} stop -n t; echo rc=$?",
+        e.rundir().display(),
+        env!("CARGO_BIN_EXE_warden"),
+    );
+    let text = stdout(&on_a_terminal(&sh));
+    assert!(text.contains("rc=0"), "{text}");
+    assert!(
+        text.contains(&format!("sent TERM to t (pid {pid}), waiting up to 10 s")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("stopped t (pid {pid})")), "{text}");
+}
+
+#[test]
+fn forget_removes_a_dead_record_and_its_files() {
+    let e = Env::new();
+    let o = e.run(&[
+        "start",
+        "-n",
+        "f",
+        "--",
+        "sh",
+        "-c",
+        "echo hi; exec sleep 1000",
+    ]);
+    assert_eq!(code(&o), 0);
+    e.s.track(e.pid("f").unwrap());
+    let o = e.run(&["forget", "f"]);
+    assert_eq!(code(&o), 1, "running: {}", stderr(&o));
+    assert!(stderr(&o).contains("stop it first"));
+    assert_eq!(code(&e.run(&["stop", "-n", "f"])), 0);
+    assert!(stdout(&e.run(&["list", "--all"])).contains("f "));
+    assert_eq!(code(&e.run(&["forget", "f"])), 0);
+    for ext in ["json", "pid", "log"] {
+        assert!(!e.rundir().join(format!("f.{ext}")).exists(), "f.{ext}");
+    }
+    assert_eq!(stdout(&e.run(&["list", "--all"])).lines().count(), 1);
+    assert_eq!(code(&e.run(&["forget", "f"])), 3);
+    // By pidfile, outside the run directory: only with warden's record.
+    let foreign = e.s.join("foreign.pid");
+    std::fs::write(&foreign, "1\n").unwrap();
+    assert_eq!(
+        code(&e.run(&["forget", "-p", foreign.to_str().unwrap()])),
+        3
+    );
+    assert!(foreign.exists(), "not warden's: kept");
 }
