@@ -148,8 +148,14 @@ fn main() -> ExitCode {
     if let Some(code) = delegate() {
         return ExitCode::from(code.clamp(0, 255) as u8);
     }
-    let args: Vec<String> = std::env::args().collect();
-    let cli = match cli::Cli::try_parse_from(&args) {
+    // Arguments that are not UTF-8 reach clap as they are (it rejects them
+    // where a text is required, with a message); the hints read them lossily.
+    let args_os: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args: Vec<String> = args_os
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = match cli::Cli::try_parse_from(&args_os) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -1670,3 +1670,15 @@ fn forget_removes_a_dead_record_and_its_files() {
     );
     assert!(foreign.exists(), "not warden's: kept");
 }
+
+#[test]
+fn arguments_that_are_not_utf8_are_refused_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"\xff");
+    for args in [vec![std::ffi::OsStr::new("status"), bad], vec![bad]] {
+        let out = Command::new(bin("warden")).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(matches!(out.status.code(), Some(2..=4)), "{:?}", out.status);
+    }
+}
