@@ -1136,8 +1136,13 @@ pub(in crate::core) fn execv_args(cfg: &ProcessConfig) -> Result<(PathBuf, Vec<S
     } else {
         let path =
             std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin:/usr/local/bin".into());
+        // supervisord's rule: the first candidate that exists, executable or
+        // not (execvp would skip to the next executable one). A match found
+        // through a relative PATH entry is made absolute: the child changes
+        // directory before exec.
+        let cwd = std::env::current_dir().unwrap_or_default();
         std::env::split_paths(&path)
-            .map(|dir| dir.join(program))
+            .map(|dir| cwd.join(dir).join(program))
             .find_map(|cand| std::fs::metadata(&cand).ok().map(|m| (cand, Some(m))))
             .unwrap_or_else(|| (PathBuf::from(program), None))
     };
