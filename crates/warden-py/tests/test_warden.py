@@ -16,108 +16,15 @@ import time
 import pytest
 
 import warden
-
-DEADLINE = 10.0  # seconds, for anything a test waits for
-
-
-# -- helpers ---------------------------------------------------------------
-
-
-def wait_until(cond, what, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(0.02)
-
-
-def stat_fields(pid):
-    """/proc/<pid>/stat fields after the command name (index 0 = state)."""
-    with open("/proc/%d/stat" % pid) as f:
-        data = f.read()
-    return data[data.rindex(")") + 2 :].split()
-
-
-def alive(pid):
-    """Running and not a zombie (PID 1 reaps orphans slowly)."""
-    try:
-        return stat_fields(pid)[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def proc_status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            out[key] = value.strip()
-    return out
-
-
-def read_pid(path):
-    with open(path) as f:
-        text = f.read()
-    assert text.endswith("\n"), "pidfile %r has no trailing newline: %r" % (path, text)
-    return int(text)
-
-
-def processes_running(marker):
-    """Live pids whose command line contains `marker`."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        pid = int(name)
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmd and alive(pid):
-            found.append(pid)
-    return found
-
-
-class Reaper:
-    """Kills, by pid, every daemon a test started."""
-
-    def __init__(self):
-        self.pidfiles = []
-        self.pids = []
-
-    def pidfile(self, path):
-        self.pidfiles.append(str(path))
-        return str(path)
-
-    def pid(self, pid):
-        self.pids.append(pid)
-        return pid
-
-    def kill_all(self):
-        pids = list(self.pids)
-        for path in self.pidfiles:
-            try:
-                pids.append(read_pid(path))
-            except (OSError, ValueError, AssertionError):
-                pass
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for pid in pids:
-            wait_until(lambda: not alive(pid), "pid %d to die" % pid)
-
-
-@pytest.fixture
-def reap():
-    r = Reaper()
-    yield r
-    r.kill_all()
+from daemon_helpers import (
+    alive,
+    log_lines,
+    proc_status,
+    processes_running,
+    read_pid,
+    stat_fields,
+    wait_until,
+)
 
 
 def write_script(tmp_path, name, body):
@@ -193,14 +100,6 @@ def class_daemon(tmp_path, reap):
     return call
 
 
-def log_lines(path):
-    try:
-        with open(path) as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        return []
-
-
 # -- the function form -----------------------------------------------------
 
 
@@ -259,9 +158,19 @@ def test_function_form_detaches_cleanly(tmp_path, reap):
     assert int(st["SigIgn"], 16) == 0
     # Only SIGTERM is caught (it raises SystemExit); everything else default.
     assert int(st["SigCgt"], 16) == 1 << (signal.SIGTERM - 1)
-    fds = {int(fd): os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in os.listdir("/proc/%d/fd" % pid)}
-    extra = {fd: target for fd, target in fds.items() if fd > 2}
-    assert list(extra.values()) == [pidfile], "descriptors beyond 0-2 and the lock: %r" % fds
+
+    def fds():
+        return {
+            int(fd): os.readlink("/proc/%d/fd/%s" % (pid, fd)) for fd in os.listdir("/proc/%d/fd" % pid)
+        }
+
+    # The readiness pipe is closed just after "ready" is written, so it may
+    # still be open for a moment after the caller returned.
+    wait_until(
+        lambda: [t for fd, t in fds().items() if fd > 2] == [pidfile],
+        "only 0-2 and the pidfile lock to be open",
+    )
+    fds = fds()
     assert fds[1] == log and fds[2] == log and fds[0] == "/dev/null"
     # Line buffered: the daemon's print is in the log without a flush.
     line = wait_until(lambda: [l for l in log_lines(log) if l.startswith("daemon")], "the log line")[0]

@@ -274,6 +274,7 @@ class Daemon:
     ``ready=False`` the caller waits until ``run()`` calls
     ``self.notify_ready()``; an exception before that is the start's failure.
 
+    ``name`` prefixes the messages (default: the program's file name).
     ``start()`` returns in the calling process; the daemon stays its child
     until that process exits (it reaps a daemon that dies before ready).
     """
@@ -292,8 +293,10 @@ class Daemon:
         stop_schedule="TERM/10/KILL/5",
         ready=True,
         keep_fds=(),
+        name=None,
     ):
         self.pidfile = os.path.abspath(os.fspath(pidfile))
+        self.name = name
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
@@ -304,6 +307,9 @@ class Daemon:
         self.stop_schedule = _native.check_schedule(stop_schedule)
         self.ready = ready
         self.keep_fds = tuple(keep_fds)
+
+    def _say(self, stream, message):
+        stream.write("%s: %s\n" % (self.name or _program(), message))
 
     # -- to override -------------------------------------------------------
 
@@ -339,7 +345,7 @@ class Daemon:
             )
         except Error as e:
             message, code = e.args
-            sys.stderr.write("%s: %s\n" % (_program(), message))
+            self._say(sys.stderr, message)
             return code
         intermediate = _fork(prepared)
         if intermediate is None:
@@ -349,14 +355,14 @@ class Daemon:
             return 0
         except Error as e:
             message, code = e.args
-            sys.stderr.write("%s: %s\n" % (_program(), message))
+            self._say(sys.stderr, message)
             return code
 
     def stop(self):
         """Stops the daemon with the stop schedule; 0, 1 or 2 (3 on error)."""
         code, _pid, message = _native.stop(self.pidfile, self.stop_schedule)
         if code != 0:
-            sys.stderr.write("%s: %s\n" % (_program(), message))
+            self._say(sys.stderr, message)
         return code
 
     def restart(self):
@@ -370,7 +376,7 @@ class Daemon:
     def status(self):
         """LSB status code; prints the state on stdout."""
         code, _pid, message = _native.status(self.pidfile)
-        sys.stdout.write("%s: %s\n" % (_program(), message))
+        self._say(sys.stdout, message)
         return code
 
     def main(self, argv=None):
