@@ -371,3 +371,35 @@ def test_no_rust_toolchain_and_the_warden_binary_works(tmp_path, reap):
     r = subprocess.run(["warden", "stop", "-p", pidfile], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert not alive(pid)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_user_is_dropped_after_the_pidfile_and_logs_are_opened(tmp_path, reap):
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    script = write_script(
+        tmp_path,
+        "drop.py",
+        """
+        import os, sys, time, warden
+        warden.daemonize(stdout=sys.argv[2], stderr=sys.argv[2], pidfile=sys.argv[1], user="nobody")
+        try:
+            os.setuid(0)
+            print("setuid(0) worked")
+        except PermissionError:
+            print("setuid(0) refused")
+        time.sleep(60)
+        """,
+    )
+    # tmp_path is root's, mode 0700: nobody could not open these files itself.
+    pidfile = reap.pidfile(tmp_path / "drop.pid")
+    log = str(tmp_path / "drop.log")
+    r = run(script, pidfile, log)
+    assert r.returncode == 0, r.stderr
+    pid = read_pid(pidfile)
+    st = proc_status(pid)
+    assert st["Uid"].split() == [str(nobody.pw_uid)] * 4
+    assert st["Gid"].split() == [str(nobody.pw_gid)] * 4
+    assert "0" not in st["Groups"].split()
+    wait_until(lambda: "setuid(0) refused" in log_lines(log), "the daemon's setuid check")
