@@ -817,9 +817,11 @@ impl HostFork {
         wait_for_verdict(&self.plan, self.read_end, None, intermediate)
     }
 
-    /// In the intermediate process when `setsid` or the second fork failed:
-    /// reports `error` to the original process and `_exit`s.
-    pub fn fail_intermediate(self, error: &dyn fmt::Display) -> ! {
+    /// After the first fork and before [`setup`](Self::setup) (in the
+    /// intermediate process when `setsid` or the second fork failed, or in the
+    /// daemon when the host's own preparation failed): reports `error` to the
+    /// original process as a setup failure (exit code 3) and `_exit`s.
+    pub fn fail(self, error: &dyn fmt::Display) -> ! {
         drop(self.read_end);
         let e = Error::Daemon {
             code: exit::SETUP_FAILED,

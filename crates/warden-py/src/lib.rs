@@ -70,10 +70,11 @@ impl Prepared {
         }
     }
 
-    /// Intermediate process: `setsid` or the second fork failed. Reports
-    /// `message` to the original process and `_exit`s.
-    fn fail_intermediate(&mut self, message: &str) -> PyResult<()> {
-        self.take()?.fail_intermediate(&message)
+    /// After the first fork, before `setup()` (the intermediate process, or
+    /// the daemon's own preparation): reports `message` to the original
+    /// process as a setup failure (exit 3) and `_exit`s.
+    fn fail(&mut self, message: &str) -> PyResult<()> {
+        self.take()?.fail(&message)
     }
 
     /// Final process: every daemonization step. Failures are reported to the

@@ -173,8 +173,7 @@ def _fork(prepared):
         os.setsid()
         second = os.fork()
     except OSError as e:
-        prepared.fail_intermediate("%s: %s" % ("setsid or fork", e))
-        os._exit(_SETUP_FAILED)
+        prepared.fail("detach (setsid, fork): %s" % e)
     if second:
         os._exit(0)
     return None
@@ -183,12 +182,20 @@ def _fork(prepared):
 def _become_daemon(prepared, ready):
     """In the final process: warden-daemon's steps, then Python's."""
     global _handle
-    _reset_python_signals()
+    # Whatever fails here is the start's failure, reported to the caller: the
+    # daemon never goes on into the program half set up.
+    try:
+        _reset_python_signals()
+    except BaseException as e:
+        prepared.fail("reset signal dispositions: %s" % e)
     _handle = prepared.setup()  # on failure: reported to the caller, _exit
-    _rewrap_stdio()
-    atexit.register(_at_exit)
-    sys.excepthook = _excepthook
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _rewrap_stdio()
+        atexit.register(_at_exit)
+        sys.excepthook = _excepthook
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except BaseException as e:
+        _handle.fail(_SETUP_FAILED, "set up Python in the daemon: %s" % e)
     if ready:
         _handle.notify_ready()
 
