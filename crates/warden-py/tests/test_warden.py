@@ -210,6 +210,44 @@ def test_setup_failure_after_fork_fails_the_caller(tmp_path, reap):
     assert processes_running(script) == []
 
 
+def test_unopenable_log_file_fails_the_caller(tmp_path, reap):
+    script = write_script(
+        tmp_path,
+        "nolog.py",
+        """
+        import sys, warden
+        warden.daemonize(pidfile=sys.argv[1], stdout="/nonexistent/dir/app.log")
+        """,
+    )
+    pidfile = reap.pidfile(tmp_path / "nolog.pid")
+    r = run(script, pidfile)
+    assert r.returncode == 3, r.stderr
+    assert "open log file" in r.stderr and "/nonexistent/dir/app.log" in r.stderr
+    assert not os.path.exists(pidfile)
+    assert processes_running(script) == []
+
+
+@pytest.mark.parametrize("how, code, text", [
+    ("os._exit(7)", 7, "exit status 7"),
+    ("os.kill(os.getpid(), 9)", 128 + 9, "signal 9"),
+])
+def test_dying_before_ready_fails_the_caller_with_its_status(tmp_path, reap, how, code, text):
+    script = write_script(
+        tmp_path,
+        "dies.py",
+        """
+        import os, sys, warden
+        warden.daemonize(pidfile=sys.argv[1], ready=False)
+        %s
+        """ % how,
+    )
+    pidfile = reap.pidfile(tmp_path / "dies.pid")
+    r = run(script, pidfile)
+    assert r.returncode == code, r.stderr
+    assert "ended before it was ready" in r.stderr and text in r.stderr, r.stderr
+    assert not os.path.exists(pidfile)
+
+
 def test_refuses_to_fork_with_a_thread_running(tmp_path, reap):
     script = write_script(
         tmp_path,
