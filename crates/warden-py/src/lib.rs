@@ -24,7 +24,7 @@ use warden_daemon::control::{self, Schedule, StopOutcome, STATUS_UNKNOWN};
 use warden_daemon::{Daemonize, Daemonized, HostFork, Pid, Stdio};
 
 create_exception!(
-    _native,
+    warden,
     Error,
     PyException,
     "A daemonization step failed: args are (message, exit code)."
@@ -80,34 +80,65 @@ impl Prepared {
     /// Final process: every daemonization step. Failures are reported to the
     /// original process and end this process at once (`_exit`).
     fn setup(&mut self) -> PyResult<Handle> {
-        Ok(Handle(Some(self.take()?.setup())))
+        let daemon = self.take()?.setup();
+        Ok(Handle {
+            daemon: Some(daemon),
+            owner: Pid::this(),
+        })
     }
 }
 
 /// The daemon's side: readiness and the locked pidfile. Closing it (or the
 /// process ending) releases the lock; `close()` also removes the pidfile if it
 /// is still ours.
+///
+/// Only the daemon itself ever removes the pidfile: in a process the daemon
+/// forked (a worker ending with `sys.exit`, whose `atexit` handlers and
+/// interpreter teardown would otherwise close this copy of the handle) the
+/// handle is forgotten instead, and the daemon's pidfile stays.
 #[pyclass(unsendable, module = "warden._native")]
-struct Handle(Option<Daemonized>);
+struct Handle {
+    daemon: Option<Daemonized>,
+    owner: Pid,
+}
+
+impl Handle {
+    fn release(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            if Pid::this() == self.owner {
+                d.notify_stopping();
+                drop(d); // removes the pidfile if the path still names it
+            } else {
+                std::mem::forget(d); // a forked child: not its pidfile to remove
+            }
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
 
 #[pymethods]
 impl Handle {
     /// Tells the original process (and systemd, under `NOTIFY_SOCKET`) that
     /// the daemon is ready. Idempotent.
     fn notify_ready(&mut self) {
-        if let Some(d) = self.0.as_mut() {
+        if let Some(d) = self.daemon.as_mut() {
             d.notify_ready();
         }
     }
 
     /// Whether readiness was reported.
     fn is_ready(&self) -> bool {
-        self.0.as_ref().is_some_and(Daemonized::is_ready)
+        self.daemon.as_ref().is_some_and(Daemonized::is_ready)
     }
 
     /// The pid the pidfile holds (read through the locked descriptor).
     fn pidfile_pid(&self) -> Option<i32> {
-        self.0
+        self.daemon
             .as_ref()
             .and_then(Daemonized::pidfile)
             .and_then(|p| p.read_pid())
@@ -117,17 +148,16 @@ impl Handle {
     /// Before readiness: removes the pidfile, reports `message` to the
     /// original process (which prints it and exits `code`) and `_exit`s.
     fn fail(&mut self, code: i32, message: &str) -> PyResult<()> {
-        match self.0.take() {
+        match self.daemon.take() {
             Some(d) => d.fail(code, &message),
             None => Err(PyValueError::new_err("the daemon handle is closed")),
         }
     }
 
-    /// Removes the pidfile (if still ours) and releases its lock.
+    /// Removes the pidfile (if still ours) and releases its lock; in a
+    /// process the daemon forked, only forgets the handle.
     fn close(&mut self) {
-        if let Some(d) = self.0.take() {
-            d.notify_stopping();
-        }
+        self.release();
     }
 }
 

@@ -248,6 +248,32 @@ def test_dying_before_ready_fails_the_caller_with_its_status(tmp_path, reap, how
     assert not os.path.exists(pidfile)
 
 
+def test_a_child_the_daemon_forks_never_removes_its_pidfile(tmp_path, reap):
+    script = write_script(
+        tmp_path,
+        "forks.py",
+        """
+        import os, sys, time, warden
+        warden.daemonize(pidfile=sys.argv[1], stdout=sys.argv[2], stderr=sys.argv[2])
+        child = os.fork()
+        if child == 0:
+            sys.exit(0)  # atexit and interpreter teardown run in the child
+        os.waitpid(child, 0)
+        print("child done", flush=True)
+        time.sleep(60)
+        """,
+    )
+    pidfile = reap.pidfile(tmp_path / "forks.pid")
+    log = str(tmp_path / "forks.log")
+    r = run(script, pidfile, log)
+    assert r.returncode == 0, r.stderr
+    pid = read_pid(pidfile)
+    wait_until(lambda: "child done" in log_lines(log), "the child to end")
+    assert os.path.exists(pidfile) and read_pid(pidfile) == pid
+    # Still locked: the status is "running".
+    assert warden.Daemon(pidfile).status() == 0
+
+
 def test_refuses_to_fork_with_a_thread_running(tmp_path, reap):
     script = write_script(
         tmp_path,

@@ -190,6 +190,9 @@ def _become_daemon(prepared, ready):
         prepared.fail("reset signal dispositions: %s" % e)
     _handle = prepared.setup()  # on failure: reported to the caller, _exit
     try:
+        # warden-daemon consumed it (READY=1 goes to systemd from here); the
+        # programs this daemon runs must not notify on its behalf.
+        os.environ.pop("NOTIFY_SOCKET", None)
         _rewrap_stdio()
         atexit.register(_at_exit)
         sys.excepthook = _excepthook
