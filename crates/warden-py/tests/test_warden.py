@@ -33,6 +33,17 @@ def write_script(tmp_path, name, body):
     return str(path)
 
 
+def start_script(tmp_path, reap, name, body, **kw):
+    """Writes `body` as NAME.py, runs it with argv NAME.pid NAME.log, expects
+    exit 0 and returns (daemon pid, pidfile, log, the run's result)."""
+    script = write_script(tmp_path, name + ".py", body)
+    pidfile = reap.pidfile(tmp_path / (name + ".pid"))
+    log = str(tmp_path / (name + ".log"))
+    r = run(script, pidfile, log, **kw)
+    assert r.returncode == 0, r.stderr
+    return read_pid(pidfile), pidfile, log, r
+
+
 def run(script, *args, timeout=30, **kw):
     return subprocess.run(
         [sys.executable, script, *args],
@@ -132,18 +143,13 @@ FUNCTION_DAEMON = """
 
 
 def test_function_form_detaches_cleanly(tmp_path, reap):
-    script = write_script(tmp_path, "fn.py", FUNCTION_DAEMON)
-    pidfile = reap.pidfile(tmp_path / "fn.pid")
-    log = str(tmp_path / "fn.log")
     inherited = os.open(str(tmp_path / "inherited"), os.O_CREAT | os.O_WRONLY, 0o600)
     try:
-        r = run(script, pidfile, log, pass_fds=(inherited,))
+        pid, pidfile, log, r = start_script(tmp_path, reap, "fn", FUNCTION_DAEMON, pass_fds=(inherited,))
     finally:
         os.close(inherited)
-    assert r.returncode == 0, r.stderr
     assert r.stdout == "buffered once"
     # The caller returned: the pidfile already names a live process.
-    pid = read_pid(pidfile)
     assert alive(pid)
     fields = stat_fields(pid)
     # state ppid pgrp session tty_nr tpgid ...
@@ -249,9 +255,10 @@ def test_dying_before_ready_fails_the_caller_with_its_status(tmp_path, reap, how
 
 
 def test_a_child_the_daemon_forks_never_removes_its_pidfile(tmp_path, reap):
-    script = write_script(
+    pid, pidfile, log, _ = start_script(
         tmp_path,
-        "forks.py",
+        reap,
+        "forks",
         """
         import os, sys, time, warden
         warden.daemonize(pidfile=sys.argv[1], stdout=sys.argv[2], stderr=sys.argv[2])
@@ -263,11 +270,6 @@ def test_a_child_the_daemon_forks_never_removes_its_pidfile(tmp_path, reap):
         time.sleep(60)
         """,
     )
-    pidfile = reap.pidfile(tmp_path / "forks.pid")
-    log = str(tmp_path / "forks.log")
-    r = run(script, pidfile, log)
-    assert r.returncode == 0, r.stderr
-    pid = read_pid(pidfile)
     wait_until(lambda: "child done" in log_lines(log), "the child to end")
     assert os.path.exists(pidfile) and read_pid(pidfile) == pid
     # Still locked: the status is "running".
@@ -442,9 +444,11 @@ def test_user_is_dropped_after_the_pidfile_and_logs_are_opened(tmp_path, reap):
     import pwd
 
     nobody = pwd.getpwnam("nobody")
-    script = write_script(
+    # tmp_path is root's, mode 0700: nobody could not open these files itself.
+    pid, pidfile, log, _ = start_script(
         tmp_path,
-        "drop.py",
+        reap,
+        "drop",
         """
         import os, sys, time, warden
         warden.daemonize(stdout=sys.argv[2], stderr=sys.argv[2], pidfile=sys.argv[1], user="nobody")
@@ -456,12 +460,6 @@ def test_user_is_dropped_after_the_pidfile_and_logs_are_opened(tmp_path, reap):
         time.sleep(60)
         """,
     )
-    # tmp_path is root's, mode 0700: nobody could not open these files itself.
-    pidfile = reap.pidfile(tmp_path / "drop.pid")
-    log = str(tmp_path / "drop.log")
-    r = run(script, pidfile, log)
-    assert r.returncode == 0, r.stderr
-    pid = read_pid(pidfile)
     st = proc_status(pid)
     assert st["Uid"].split() == [str(nobody.pw_uid)] * 4
     assert st["Gid"].split() == [str(nobody.pw_gid)] * 4
