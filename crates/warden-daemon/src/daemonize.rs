@@ -4,7 +4,7 @@ use std::ffi::{CString, OsString};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
@@ -357,36 +357,12 @@ impl Daemonize {
         match process::fork_single_threaded().map_err(fork_error)? {
             ForkResult::Parent(intermediate) => {
                 drop(write_end);
-                let first = process::wait(intermediate)
-                    .map_err(|e| Error::sys("wait for the intermediate process", e))?;
-                let verdict = Waiter {
-                    pipe: read_end,
+                Ok(Forked::Original(wait_for_verdict(
+                    &plan,
+                    read_end,
                     notify,
-                    timeout: plan.ready_timeout,
-                    pidfile: plan.pidfile.clone(),
-                }
-                .wait(first);
-                Ok(Forked::Original(match verdict {
-                    Verdict::Ready { pid: Some(pid) } => Ok(pid),
-                    Verdict::Ready { pid: None } => Err(Error::Daemon {
-                        code: exit::INIT_FAILED,
-                        message: "ready reported without a pid".into(),
-                    }),
-                    Verdict::Failed { code, message } => Err(Error::Daemon { code, message }),
-                    Verdict::Ended {
-                        pid,
-                        status,
-                        message,
-                    } => Err(Error::Ended {
-                        pid,
-                        status,
-                        message,
-                    }),
-                    Verdict::AlreadyRunning { pid } => Err(Error::AlreadyRunning {
-                        pid,
-                        path: plan.pidfile.clone().unwrap_or_default(),
-                    }),
-                }))
+                    intermediate,
+                )?))
             }
             ForkResult::Child => {
                 drop(read_end);
@@ -738,6 +714,147 @@ fn fork_error(e: process::ForkError) -> Error {
     match e {
         process::ForkError::MultiThreaded(threads) => Error::MultiThreaded { threads },
         process::ForkError::Os(e) => Error::sys("fork", e),
+    }
+}
+
+/// In the original process: reaps the intermediate process, then waits for
+/// the daemon's verdict on the readiness pipe.
+fn wait_for_verdict(
+    plan: &Plan,
+    read_end: OwnedFd,
+    notify: Option<NotifySocket>,
+    intermediate: Pid,
+) -> Result<Result<Pid, Error>, Error> {
+    let first = process::wait(intermediate)
+        .map_err(|e| Error::sys("wait for the intermediate process", e))?;
+    let verdict = Waiter {
+        pipe: read_end,
+        notify,
+        timeout: plan.ready_timeout,
+        pidfile: plan.pidfile.clone(),
+    }
+    .wait(first);
+    Ok(match verdict {
+        Verdict::Ready { pid: Some(pid) } => Ok(pid),
+        Verdict::Ready { pid: None } => Err(Error::Daemon {
+            code: exit::INIT_FAILED,
+            message: "ready reported without a pid".into(),
+        }),
+        Verdict::Failed { code, message } => Err(Error::Daemon { code, message }),
+        Verdict::Ended {
+            pid,
+            status,
+            message,
+        } => Err(Error::Ended {
+            pid,
+            status,
+            message,
+        }),
+        Verdict::AlreadyRunning { pid } => Err(Error::AlreadyRunning {
+            pid,
+            path: plan.pidfile.clone().unwrap_or_default(),
+        }),
+    })
+}
+
+/// Daemonization for a host that must fork by itself: an interpreter whose
+/// own fork path has to run (CPython's `os.fork()` runs `os.register_at_fork`
+/// hooks and resets the interpreter's state in the child), made by
+/// [`Daemonize::prepare_host_fork`].
+///
+/// The host does the forks and `setsid`; everything else is the same code as
+/// [`Daemonize::start`]:
+///
+/// ```text
+/// original: prepare_host_fork() ── fork ──► intermediate: setsid, fork, _exit(0)
+///    └─ wait(intermediate pid) → daemon pid or Error     └──► daemon: setup()
+/// ```
+pub struct HostFork {
+    plan: Plan,
+    read_end: OwnedFd,
+    write_end: OwnedFd,
+}
+
+impl fmt::Debug for HostFork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostFork")
+            .field("pidfile", &self.plan.pidfile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemonize {
+    /// The steps before the first fork when the caller forks by itself (see
+    /// [`HostFork`]): checks the settings and that the process has one thread,
+    /// resolves the user, flushes C stdio, creates the readiness pipe and makes
+    /// the process a child subreaper (so it can reap a daemon that dies before
+    /// it is ready). Only [`Mode::Detach`], without a notify socket.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start), for failures before the fork.
+    pub fn prepare_host_fork(self) -> Result<HostFork, Error> {
+        let plan = self.plan()?;
+        if plan.mode != Mode::Detach || plan.notify_socket {
+            return Err(Error::Invalid {
+                what: "host fork",
+                detail: "only detaching without a notify socket is supported".into(),
+            });
+        }
+        process::flush_c_stdio();
+        let (read_end, write_end) =
+            fd::pipe_cloexec().map_err(|e| Error::sys("create readiness pipe", e))?;
+        process::set_child_subreaper().map_err(|e| Error::sys("become child subreaper", e))?;
+        Ok(HostFork {
+            plan,
+            read_end,
+            write_end,
+        })
+    }
+}
+
+impl HostFork {
+    /// In the original process, after the first fork made `intermediate`:
+    /// reaps it and waits for the daemon's verdict (its pid when ready), like
+    /// [`Daemonize::spawn`]. The process stays a child subreaper.
+    ///
+    /// # Errors
+    ///
+    /// The outer error when waiting itself failed; the inner one is the
+    /// start's verdict ([`Error::Daemon`] with the daemon's code and message,
+    /// [`Error::AlreadyRunning`]).
+    pub fn wait(self, intermediate: Pid) -> Result<Result<Pid, Error>, Error> {
+        drop(self.write_end);
+        wait_for_verdict(&self.plan, self.read_end, None, intermediate)
+    }
+
+    /// After the first fork and before [`setup`](Self::setup) (in the
+    /// intermediate process when `setsid` or the second fork failed, or in the
+    /// daemon when the host's own preparation failed): reports `error` to the
+    /// original process as a setup failure (exit code 3) and `_exit`s.
+    pub fn fail(self, error: &dyn fmt::Display) -> ! {
+        drop(self.read_end);
+        let e = Error::Daemon {
+            code: exit::SETUP_FAILED,
+            message: error.to_string(),
+        };
+        fail_in_child(&mut Reporter::new(self.write_end), &e)
+    }
+
+    /// In the final daemon process (after the host's fork, `setsid`, fork):
+    /// every step of [`Daemonize::start`] in the daemon (descriptors, signals,
+    /// umask, stdio, pidfile, chdir, environment, privilege drop). On failure
+    /// the error is reported to the original process and this process
+    /// `_exit`s; it never returns an error.
+    pub fn setup(self) -> Daemonized {
+        drop(self.read_end);
+        let mut reporter = Reporter::new(self.write_end);
+        reporter.send(&Message::Pid(Pid::this()));
+        match self.plan.setup(Some(reporter), None) {
+            Ok(d) => d,
+            Err((e, Some(mut reporter))) => fail_in_child(&mut reporter, &e),
+            Err((_, None)) => process::exit_immediately(exit::SETUP_FAILED),
+        }
     }
 }
 

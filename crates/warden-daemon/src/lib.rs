@@ -45,6 +45,6 @@ pub mod sdnotify;
 
 pub use control::{Schedule, Status, StopOutcome};
 pub use daemon::{serve, Control, Daemon, Wake};
-pub use daemonize::{Daemonize, Daemonized, Forked, Mode, PrivilegedAction, Stdio};
+pub use daemonize::{Daemonize, Daemonized, Forked, HostFork, Mode, PrivilegedAction, Stdio};
 pub use error::{BoxError, Error};
 pub use warden_sys::Pid;

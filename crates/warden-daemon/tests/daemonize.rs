@@ -630,3 +630,45 @@ fn foreground_mode_does_every_step_but_detaching() {
     assert!(child.wait().unwrap().success());
     assert!(!pidfile.exists());
 }
+
+/// `HostFork` (what the Python package uses, forking with its own fork path):
+/// the same guarantees as `start` — a live pid in the pidfile when the caller
+/// returns, detached, exactly 0-2 and the lock, a second start refused, an
+/// init failure reported with its message and nothing left behind.
+#[test]
+fn host_fork_gives_the_same_daemon_as_start() {
+    let s = Scratch::new();
+    let pidfile = s.join("h.pid");
+    let p = pidfile.to_str().unwrap();
+    let o = Command::new(bin("with-context"))
+        .arg(s.join("leak"))
+        .arg("--")
+        .arg(bin("daemon-probe"))
+        .args(["--host-fork", "--ignore-term", "--pidfile", p])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let pid = read_pid(&pidfile).expect("pidfile holds a pid when the caller returns");
+    s.track(pid);
+    assert!(alive(pid));
+    let st = stat(pid).unwrap();
+    assert_ne!(st.session, pid, "the daemon must not be a session leader");
+    assert_eq!(st.tty_nr, 0);
+    wait_for(T, "only 0-2 and the lock", || {
+        (fds(pid).len() == 4).then_some(())
+    });
+    assert_eq!(fds(pid)[3].1, pidfile.to_string_lossy());
+    assert_eq!(status_field(pid, "SigBlk").unwrap(), "0000000000000000");
+    // with-context ignored HUP: reset. TERM is ignored by --ignore-term itself.
+    assert_eq!(status_field(pid, "SigIgn").unwrap(), "0000000000004000");
+    let again = probe(&["--host-fork", "--pidfile", p]);
+    assert_eq!(code(&again), 1, "{}", stderr(&again));
+    assert!(stderr(&again).contains(&format!("already running as pid {pid}")));
+    kill(pid, "KILL");
+    wait_for(T, "the daemon to exit", || (!alive(pid)).then_some(()));
+
+    let t0 = Instant::now();
+    let o = probe(&["--host-fork", "--pidfile", p, "--fail-init", "no config"]);
+    assert_failed_cleanly(&o, t0.elapsed(), &s, &pidfile, "init failed: no config");
+    assert_eq!(code(&o), 1);
+}

@@ -6,8 +6,12 @@
 //!              [--print-before TEXT] [--fail-init MSG] [--exit-before-ready CODE]
 //!              [--kill-self-before-ready] [--spawn-thread] [--ignore-term]
 //!              [--spawn-grandchild] [--read-pidfile] [--ready-after-ms N]
-//!              [--exit-after-ms N] [--foreground]
+//!              [--exit-after-ms N] [--foreground] [--host-fork]
 //! ```
+//!
+//! `--host-fork` daemonizes the way an interpreter does (the Python package):
+//! `Daemonize::prepare_host_fork`, then the program's own fork, setsid, fork
+//! around `HostFork::wait` / `HostFork::setup`.
 //!
 //! Once ready it sleeps until SIGTERM/SIGINT (unless `--ignore-term`).
 
@@ -16,7 +20,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use warden_daemon::{control, Daemonize, Mode, Stdio};
+use warden_daemon::{control, Daemonize, Daemonized, Mode, Stdio};
+use warden_sys::process::{self, ForkResult};
 use warden_sys::{signal, Signal};
 
 fn main() {
@@ -31,6 +36,7 @@ fn main() {
     let mut ready_after = 0u64;
     let mut exit_after = None;
     let mut pidfile = None;
+    let mut host_fork = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().unwrap_or_default();
@@ -59,13 +65,18 @@ fn main() {
             "--ready-after-ms" => ready_after = val().parse().unwrap(),
             "--exit-after-ms" => exit_after = Some(val().parse::<u64>().unwrap()),
             "--foreground" => d = d.mode(Mode::Foreground),
+            "--host-fork" => host_fork = true,
             other => {
                 eprintln!("daemon-probe: unknown flag {other}");
                 std::process::exit(64);
             }
         }
     }
-    let mut daemon = d.start().unwrap_or_else(|e| e.exit());
+    let mut daemon = if host_fork {
+        start_by_host_fork(d)
+    } else {
+        d.start().unwrap_or_else(|e| e.exit())
+    };
     if ignore_term {
         signal::ignore(Signal::TERM).unwrap();
     }
@@ -116,4 +127,30 @@ fn main() {
     }
     daemon.notify_stopping();
     drop(daemon);
+}
+
+/// Forks like a host that must use its own fork path, leaving every other
+/// step to `HostFork`. Returns only in the daemon.
+fn start_by_host_fork(d: Daemonize) -> Daemonized {
+    let host = d.prepare_host_fork().unwrap_or_else(|e| e.exit());
+    match process::fork_single_threaded() {
+        Ok(ForkResult::Parent(intermediate)) => match host.wait(intermediate) {
+            Ok(Ok(_)) => std::process::exit(0),
+            Ok(Err(e)) | Err(e) => e.exit(),
+        },
+        Ok(ForkResult::Child) => {
+            if let Err(e) = process::setsid() {
+                host.fail(&format!("setsid: {e}"));
+            }
+            match process::fork_single_threaded() {
+                Ok(ForkResult::Parent(_)) => process::exit_immediately(0),
+                Ok(ForkResult::Child) => host.setup(),
+                Err(_) => host.fail(&"second fork failed"),
+            }
+        }
+        Err(_) => {
+            eprintln!("daemon-probe: fork failed");
+            std::process::exit(3)
+        }
+    }
 }
