@@ -334,12 +334,3 @@ fn check_config(loaded: &warden_config::Loaded) -> i32 {
     }
     0
 }
-
-/// supervisord's `signame`: `SIGTERM`, or `signal N` when unknown.
-pub fn signame(sig: i32) -> String {
-    match warden_config::datatypes::signal_name(sig) {
-        Some(n) if n.starts_with("SIG") => n.to_string(),
-        Some(n) => format!("SIG{n}"),
-        None => format!("signal {sig}"),
-    }
-}

@@ -405,7 +405,7 @@ fn signal_process(e: &mut Engine, name: &str, sig: &str) -> Outcome {
             format!(
                 "attempted to send {} sig {} but it wasn't running",
                 p.cfg.name,
-                crate::signame(signo)
+                warden_sys::signal::signame(signo)
             ),
         )));
     };
@@ -415,7 +415,7 @@ fn signal_process(e: &mut Engine, name: &str, sig: &str) -> Outcome {
             "sending {} (pid {}) sig {}",
             p.cfg.name,
             pid.as_raw(),
-            crate::signame(signo)
+            warden_sys::signal::signame(signo)
         ),
     );
     let Some(s) = warden_sys::Signal::from_raw(signo) else {

@@ -58,7 +58,7 @@ impl Exit {
         match self {
             Exit::Code(c) => (c, format!("exit status {c}")),
             Exit::Signal { signal, core } => {
-                let name = crate::signame(signal);
+                let name = warden_sys::signal::signame(signal);
                 let mut m = format!("terminated by {name}");
                 if core {
                     m.push_str(" (core dumped)");
@@ -330,7 +330,7 @@ fn kill(o: &mut Out, p: &Policy, now: Ms, signal: i32) -> Refusal {
         let msg = format!(
             "attempted to kill {} with sig {} but it wasn't running",
             p.name,
-            crate::signame(signal)
+            warden_sys::signal::signame(signal)
         );
         o.log(Level::Debug, msg.clone());
         return Some(msg);
@@ -346,7 +346,7 @@ fn kill(o: &mut Out, p: &Policy, now: Ms, signal: i32) -> Refusal {
             "killing {} (pid {pid}) {}with signal {}",
             p.name,
             if group { "process group " } else { "" },
-            crate::signame(signal)
+            warden_sys::signal::signame(signal)
         ),
     );
     o.fsm.killing = true;
