@@ -8,35 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use warden_types::{Namespec, ProcessState};
 use warden_xmlrpc::{Fault, FaultCode, Value};
 
 use crate::exit;
 use crate::http::{self, Endpoint, HttpError, RpcConnection};
 use crate::options::Options;
-
-/// Process state codes (`supervisor.states.ProcessStates`).
-pub mod state {
-    /// STOPPED.
-    pub const STOPPED: i32 = 0;
-    /// STARTING.
-    pub const STARTING: i32 = 10;
-    /// RUNNING.
-    pub const RUNNING: i32 = 20;
-    /// BACKOFF.
-    pub const BACKOFF: i32 = 30;
-    /// STOPPING.
-    pub const STOPPING: i32 = 40;
-    /// EXITED.
-    pub const EXITED: i32 = 100;
-    /// FATAL.
-    pub const FATAL: i32 = 200;
-    /// UNKNOWN.
-    pub const UNKNOWN: i32 = 1000;
-    /// `STOPPED_STATES`: what makes `status` exit 3.
-    pub fn is_stopped(s: i32) -> bool {
-        matches!(s, STOPPED | EXITED | FATAL | UNKNOWN)
-    }
-}
 
 /// Why a command stopped early: the equivalent of a Python exception that
 /// reaches `Controller.onecmd`.
@@ -106,26 +83,12 @@ fn endpoint_of(url: &str) -> Endpoint {
 
 /// Python's `make_namespec`.
 pub fn make_namespec(group: &str, name: &str) -> String {
-    if group == name {
-        name.to_string()
-    } else {
-        format!("{group}:{name}")
-    }
+    Namespec::process(group, name).to_string()
 }
 
-/// Python's `split_namespec`: `(group, Some(process))`, or `None` for a whole group.
-pub fn split_namespec(spec: &str) -> (String, Option<String>) {
-    match spec.split_once(':') {
-        Some((g, p)) => {
-            let p = if p.is_empty() || p == "*" {
-                None
-            } else {
-                Some(p.to_string())
-            };
-            (g.to_string(), p)
-        }
-        None => (spec.to_string(), Some(spec.to_string())),
-    }
+/// The state in a process info struct (`UNKNOWN` if absent or unknown).
+fn state_of(info: &Value) -> ProcessState {
+    ProcessState::from_code(ifield(info, "state")).unwrap_or(ProcessState::Unknown)
 }
 
 /// A field of a struct value as a string ("" if absent).
@@ -571,7 +534,10 @@ impl Ctl {
         } else {
             let mut m = Vec::new();
             for name in &words {
-                let (g, p) = split_namespec(name);
+                let Namespec {
+                    group: g,
+                    process: p,
+                } = Namespec::parse(name);
                 let mut bad = true;
                 for info in all_infos {
                     let mut matched = str_field(info, "group") == g;
@@ -618,8 +584,8 @@ impl Ctl {
             self.show_statuses(&matching);
         }
         for info in &matching {
-            let s = ifield(info, "state");
-            if state::is_stopped(s) || (strict && s != state::RUNNING) {
+            let s = state_of(info);
+            if s.is_stopped() || (strict && s != ProcessState::Running) {
                 self.exitstatus = exit::STATUS_NOT_RUNNING;
             }
         }
@@ -798,7 +764,10 @@ impl Ctl {
             return Ok(());
         }
         for name in names {
-            let (g, p) = split_namespec(name);
+            let Namespec {
+                group: g,
+                process: p,
+            } = Namespec::parse(name);
             match p {
                 None => match self.call_s("supervisor.startProcessGroup", &[&g]) {
                     Ok(rs) => {
@@ -857,7 +826,10 @@ impl Ctl {
             return Ok(());
         }
         for name in names {
-            let (g, p) = split_namespec(name);
+            let Namespec {
+                group: g,
+                process: p,
+            } = Namespec::parse(name);
             match p {
                 None => match self.call_s("supervisor.stopProcessGroup", &[&g]) {
                     Ok(rs) => {
@@ -917,7 +889,10 @@ impl Ctl {
             return Ok(());
         }
         for name in names {
-            let (g, p) = split_namespec(name);
+            let Namespec {
+                group: g,
+                process: p,
+            } = Namespec::parse(name);
             match p {
                 None => match self.call_s("supervisor.signalProcessGroup", &[&g, sig]) {
                     Ok(rs) => {
@@ -1215,7 +1190,10 @@ impl Ctl {
             return Ok(());
         }
         for name in names {
-            let (g, p) = split_namespec(name);
+            let Namespec {
+                group: g,
+                process: p,
+            } = Namespec::parse(name);
             // split_namespec gives None for "group:*"; Python then formats
             // the namespec with process None.
             let p = p.unwrap_or_else(|| "None".to_string());
@@ -1270,7 +1248,7 @@ impl Ctl {
             }
             Err(e) => return Err(e),
         };
-        if ifield(&info, "state") != state::RUNNING {
+        if state_of(&info) != ProcessState::Running {
             self.output("ERROR: process not running");
             self.exitstatus = exit::GENERIC;
             return Ok(());
@@ -1358,7 +1336,7 @@ impl Ctl {
                         Err(e) => break Err(e),
                     }
                     match self.call_s("supervisor.getProcessInfo", &[&name]) {
-                        Ok(info) if ifield(&info, "state") != state::RUNNING => {
+                        Ok(info) if state_of(&info) != ProcessState::Running => {
                             self.output("Process got killed");
                             self.output("Exiting foreground");
                             break Ok(());
@@ -1810,7 +1788,10 @@ impl Ctl {
                     let infos = Self::results(&all);
                     let mut pending = Vec::new();
                     for name in &names {
-                        let (g, p) = split_namespec(name);
+                        let Namespec {
+                            group: g,
+                            process: p,
+                        } = Namespec::parse(name);
                         let matched: Vec<&Value> = infos
                             .iter()
                             .filter(|i| {
@@ -1823,14 +1804,14 @@ impl Ctl {
                             pending.push(format!("{name}: ERROR (no such process)"));
                         }
                         for i in matched {
-                            let s = ifield(i, "state");
+                            let s = state_of(i);
                             let spec = make_namespec(&sfield(i, "group"), &sfield(i, "name"));
                             let ok = if want_running {
-                                s == state::RUNNING
+                                s == ProcessState::Running
                             } else {
-                                state::is_stopped(s)
+                                s.is_stopped()
                             };
-                            if want_running && s == state::FATAL {
+                            if want_running && s == ProcessState::Fatal {
                                 self.output(&format!(
                                     "{spec}: ERROR (FATAL: {})",
                                     sfield(i, "description")
@@ -1925,10 +1906,6 @@ mod tests {
     fn namespecs() {
         assert_eq!(make_namespec("a", "a"), "a");
         assert_eq!(make_namespec("g", "a"), "g:a");
-        assert_eq!(split_namespec("g:*"), ("g".into(), None));
-        assert_eq!(split_namespec("g:"), ("g".into(), None));
-        assert_eq!(split_namespec("g:a"), ("g".into(), Some("a".into())));
-        assert_eq!(split_namespec("a"), ("a".into(), Some("a".into())));
     }
 
     #[test]
