@@ -201,9 +201,6 @@ impl Ctl {
     pub fn call(&mut self, method: &str, params: &[Value]) -> R<Value> {
         let body = warden_xmlrpc::write_call(method, params);
         let resp = self.conn.post(body.as_bytes()).map_err(Abort::Http)?;
-        if let Some(r) = crate::fastparse::parse_response(&resp) {
-            return r.map_err(Abort::Fault);
-        }
         match warden_xmlrpc::parse_response(&resp) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(f)) => Err(Abort::Fault(f)),
@@ -588,13 +585,6 @@ impl Ctl {
             if s.is_stopped() || (strict && s != ProcessState::Running) {
                 self.exitstatus = exit::STATUS_NOT_RUNNING;
             }
-        }
-        drop(matching);
-        // Freeing thousands of small strings costs more than the rest of a
-        // 1000-process `status`; the process is about to exit (or, in the
-        // shell, this leaks one reply per `status`, bounded and small).
-        if !self.opts.interactive {
-            std::mem::forget(all);
         }
         Ok(())
     }

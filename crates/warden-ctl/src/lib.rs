@@ -63,7 +63,6 @@ use std::ffi::OsString;
 use std::io::Write;
 
 pub mod ctl;
-mod fastparse;
 pub mod http;
 pub mod options;
 pub mod shell;
