@@ -62,6 +62,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Write;
 
+pub mod client;
 pub mod ctl;
 pub mod http;
 pub mod options;
