@@ -206,16 +206,15 @@ impl RawConfig {
             let lineno = idx + 1;
             let line: Vec<char> = raw_line.chars().collect();
             let mut comment_start = inline_comment_start(&line);
-            let line_str: String = raw_line.to_string();
-            let stripped_full = py_strip(&line_str);
+            let stripped_full = py_strip(raw_line);
             if stripped_full.starts_with('#') || stripped_full.starts_with(';') {
                 comment_start = Some(0);
             }
-            let upto: String = match comment_start {
-                Some(c) => line[..c].iter().collect(),
-                None => line_str.clone(),
+            let upto: std::borrow::Cow<'_, str> = match comment_start {
+                Some(c) => line[..c].iter().collect::<String>().into(),
+                None => raw_line.into(),
             };
-            let value = py_strip(&upto).to_string();
+            let value = py_strip(&upto);
             if value.is_empty() {
                 if comment_start.is_none() {
                     if let (Some(cs), Some(opt)) =
@@ -236,12 +235,12 @@ impl RawConfig {
             ) {
                 if let Some(v) = self.sect_mut(cs).get_mut(opt) {
                     v.value.push('\n');
-                    v.value.push_str(&value);
+                    v.value.push_str(value);
                 }
                 continue;
             }
             indent_level = cur_indent;
-            if let Some(header) = section_header(&value) {
+            if let Some(header) = section_header(value) {
                 if header == DEFAULT_SECTION {
                     if self.defaults.line == 0 {
                         self.defaults.file = file.clone();
@@ -276,8 +275,8 @@ impl RawConfig {
                 Some(pos) => {
                     let key = py_strip(&value[..pos]).to_lowercase();
                     let val = py_strip(&value[pos + 1..]).to_string();
-                    let section_name = self.sect_mut(cs).name.clone();
                     if key.is_empty() {
+                        let section_name = self.sect_mut(cs).name.clone();
                         errors.push(syntax_error(&file, lineno, &section_name, raw_line));
                     }
                     self.sect_mut(cs).set(

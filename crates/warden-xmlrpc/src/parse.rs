@@ -656,7 +656,8 @@ impl<'a> Parser<'a> {
     }
 
     fn structure(&mut self) -> Result<Struct, ParseError> {
-        let mut out = Struct::new();
+        // Room for a process info (14 members) without growing.
+        let mut out = Struct::with_capacity(16);
         while let Some(member) = self.child("struct")? {
             if member != "member" {
                 return Err(structure(format!("unexpected <{member}> in <struct>")));
