@@ -97,9 +97,18 @@ fn py_strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
 }
 
+/// The position of a line's first non-space character (0 if none).
+fn indent<T: Copy + Into<char>>(line: &[T]) -> usize {
+    line.iter()
+        .position(|&c| !is_py_space(c.into()))
+        .unwrap_or(0)
+}
+
 /// Where an inline comment starts, exactly as configparser's round-based
 /// search finds it (which is not always the leftmost candidate).
-fn inline_comment_start(line: &[char]) -> Option<usize> {
+/// `line` is a line's characters, or its bytes when it is ASCII (one byte
+/// per character spares collecting the characters of most lines).
+fn inline_comment_start<T: Copy + Into<char>>(line: &[T]) -> Option<usize> {
     let prefixes = [';', '#'];
     let mut indexes: Vec<(char, isize)> = prefixes.iter().map(|&p| (p, -1)).collect();
     let mut comment_start: Option<usize> = None;
@@ -110,11 +119,11 @@ fn inline_comment_start(line: &[char]) -> Option<usize> {
             let found = line
                 .iter()
                 .skip(from)
-                .position(|&c| c == prefix)
+                .position(|&c| c.into() == prefix)
                 .map(|p| p + from);
             let Some(i) = found else { continue };
             next.push((prefix, i as isize));
-            if i == 0 || is_py_space(line[i - 1]) {
+            if i == 0 || is_py_space(line[i - 1].into()) {
                 comment_start = Some(comment_start.map_or(i, |c: usize| c.min(i)));
             }
         }
@@ -204,14 +213,25 @@ impl RawConfig {
         let mut indent_level: usize = 0;
         for (idx, raw_line) in text.split_inclusive('\n').enumerate() {
             let lineno = idx + 1;
-            let line: Vec<char> = raw_line.chars().collect();
-            let mut comment_start = inline_comment_start(&line);
+            // Character positions; for an ASCII line they are byte positions.
+            let chars: Vec<char> = if raw_line.is_ascii() {
+                Vec::new()
+            } else {
+                raw_line.chars().collect()
+            };
+            let (mut comment_start, cur_indent) = if raw_line.is_ascii() {
+                let b = raw_line.as_bytes();
+                (inline_comment_start(b), indent(b))
+            } else {
+                (inline_comment_start(&chars), indent(&chars))
+            };
             let stripped_full = py_strip(raw_line);
             if stripped_full.starts_with('#') || stripped_full.starts_with(';') {
                 comment_start = Some(0);
             }
             let upto: std::borrow::Cow<'_, str> = match comment_start {
-                Some(c) => line[..c].iter().collect::<String>().into(),
+                Some(c) if raw_line.is_ascii() => raw_line[..c].into(),
+                Some(c) => chars[..c].iter().collect::<String>().into(),
                 None => raw_line.into(),
             };
             let value = py_strip(&upto);
@@ -227,7 +247,6 @@ impl RawConfig {
                 }
                 continue;
             }
-            let cur_indent = line.iter().position(|&c| !is_py_space(c)).unwrap_or(0);
             if let (Some(cs), Some(opt), true) = (
                 cursect,
                 optname.as_ref().filter(|o| !o.is_empty()),
@@ -379,6 +398,17 @@ mod tests {
         assert_eq!(val(&c, "s", "c"), "x;y");
         assert_eq!(val(&c, "s", "d"), "");
         assert_eq!(val(&c, "s", "e"), "a");
+    }
+
+    #[test]
+    fn non_ascii_lines_count_characters() {
+        // Comment and indent positions are character positions: the same
+        // with and without non-ASCII text before them.
+        let (c, e) = parse("[s]\na = é;x ; comment\nb = e;x ; comment\nc = one\n  été\n");
+        assert!(e.is_empty());
+        assert_eq!(val(&c, "s", "a"), "é;x");
+        assert_eq!(val(&c, "s", "b"), "e;x");
+        assert_eq!(val(&c, "s", "c"), "one\nété");
     }
 
     #[test]
