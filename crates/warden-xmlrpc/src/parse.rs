@@ -328,7 +328,7 @@ impl<'a> Events<'a> {
         reader.config_mut().enable_all_checks(true);
         Events {
             text,
-            has_cr: text.as_bytes().contains(&b'\r'),
+            has_cr: memchr::memchr(b'\r', text.as_bytes()).is_some(),
             reader,
             depth: 0,
             close_next: false,
