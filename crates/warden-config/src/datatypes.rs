@@ -138,95 +138,14 @@ pub fn list_of_exitcodes(s: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
-/// Signal names as Python's `signal` module has them on this platform.
-pub fn signal_table() -> Vec<(&'static str, i32)> {
-    #[allow(unused_mut)]
-    let mut t = vec![
-        ("SIGABRT", libc::SIGABRT),
-        ("SIGALRM", libc::SIGALRM),
-        ("SIGBUS", libc::SIGBUS),
-        ("SIGCHLD", libc::SIGCHLD),
-        ("SIGCONT", libc::SIGCONT),
-        ("SIGFPE", libc::SIGFPE),
-        ("SIGHUP", libc::SIGHUP),
-        ("SIGILL", libc::SIGILL),
-        ("SIGINT", libc::SIGINT),
-        ("SIGIO", libc::SIGIO),
-        ("SIGIOT", libc::SIGIOT),
-        ("SIGKILL", libc::SIGKILL),
-        ("SIGPIPE", libc::SIGPIPE),
-        ("SIGPROF", libc::SIGPROF),
-        ("SIGQUIT", libc::SIGQUIT),
-        ("SIGSEGV", libc::SIGSEGV),
-        ("SIGSTOP", libc::SIGSTOP),
-        ("SIGSYS", libc::SIGSYS),
-        ("SIGTERM", libc::SIGTERM),
-        ("SIGTRAP", libc::SIGTRAP),
-        ("SIGTSTP", libc::SIGTSTP),
-        ("SIGTTIN", libc::SIGTTIN),
-        ("SIGTTOU", libc::SIGTTOU),
-        ("SIGURG", libc::SIGURG),
-        ("SIGUSR1", libc::SIGUSR1),
-        ("SIGUSR2", libc::SIGUSR2),
-        ("SIGVTALRM", libc::SIGVTALRM),
-        ("SIGWINCH", libc::SIGWINCH),
-        ("SIGXCPU", libc::SIGXCPU),
-        ("SIGXFSZ", libc::SIGXFSZ),
-        ("SIG_DFL", 0),
-        ("SIG_IGN", 1),
-        ("SIG_BLOCK", libc::SIG_BLOCK),
-        ("SIG_UNBLOCK", libc::SIG_UNBLOCK),
-        ("SIG_SETMASK", libc::SIG_SETMASK),
-    ];
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        t.extend([
-            ("SIGCLD", libc::SIGCHLD),
-            ("SIGPOLL", libc::SIGPOLL),
-            ("SIGPWR", libc::SIGPWR),
-            ("SIGSTKFLT", libc::SIGSTKFLT),
-            ("SIGRTMIN", libc::SIGRTMIN()),
-            ("SIGRTMAX", libc::SIGRTMAX()),
-        ]);
-    }
-    t
-}
-
-/// The conventional name of a signal number (e.g. `TERM` for 15), if any.
-pub fn signal_name(num: i32) -> Option<&'static str> {
-    signal_table()
-        .into_iter()
-        .find(|(n, v)| {
-            *v == num
-                && !n.starts_with("SIG_")
-                && *n != "SIGIOT"
-                && *n != "SIGCLD"
-                && *n != "SIGPOLL"
-        })
-        .map(|(n, _)| &n[3..])
-}
-
-/// `signal_number()`: a number, or a name with or without `SIG`, any case.
+/// `signal_number()`: a number, or a name with or without `SIG`, any case
+/// ([`warden_sys::Signal::supervisord_number`]), with supervisord's messages.
 pub fn signal_number(s: &str) -> Result<i32, String> {
-    let table = signal_table();
-    let num = match py_int(s) {
-        Ok(n) => n,
-        Err(_) => {
-            let mut name = py_strip(s).to_uppercase();
-            if !name.starts_with("SIG") {
-                name = format!("SIG{name}");
-            }
-            match table.iter().find(|(n, _)| *n == name) {
-                Some((_, v)) => i64::from(*v),
-                None => return Err(format!("value {} is not a valid signal name", repr(s))),
-            }
-        }
-    };
-    table
-        .iter()
-        .find(|(_, v)| i64::from(*v) == num)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| format!("value {} is not a valid signal number", repr(s)))
+    use warden_sys::signal::SupervisordSignalError as E;
+    warden_sys::Signal::supervisord_number(s).map_err(|e| match e {
+        E::BadName => format!("value {} is not a valid signal name", repr(s)),
+        E::BadNumber => format!("value {} is not a valid signal number", repr(s)),
+    })
 }
 
 /// `process_or_group_name()`: stripped; no space, colon or slash.
@@ -528,7 +447,6 @@ mod tests {
             signal_number("99").unwrap_err(),
             "value '99' is not a valid signal number"
         );
-        assert_eq!(signal_name(libc::SIGTERM), Some("TERM"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! This is the first of the two parsing levels: it keeps every value as a
 //! raw string together with the file and line it came from.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -96,9 +97,18 @@ fn py_strip(s: &str) -> &str {
     s.trim_matches(is_py_space)
 }
 
+/// The position of a line's first non-space character (0 if none).
+fn indent<T: Copy + Into<char>>(line: &[T]) -> usize {
+    line.iter()
+        .position(|&c| !is_py_space(c.into()))
+        .unwrap_or(0)
+}
+
 /// Where an inline comment starts, exactly as configparser's round-based
 /// search finds it (which is not always the leftmost candidate).
-fn inline_comment_start(line: &[char]) -> Option<usize> {
+/// `line` is a line's characters, or its bytes when it is ASCII (one byte
+/// per character spares collecting the characters of most lines).
+fn inline_comment_start<T: Copy + Into<char>>(line: &[T]) -> Option<usize> {
     let prefixes = [';', '#'];
     let mut indexes: Vec<(char, isize)> = prefixes.iter().map(|&p| (p, -1)).collect();
     let mut comment_start: Option<usize> = None;
@@ -109,11 +119,11 @@ fn inline_comment_start(line: &[char]) -> Option<usize> {
             let found = line
                 .iter()
                 .skip(from)
-                .position(|&c| c == prefix)
+                .position(|&c| c.into() == prefix)
                 .map(|p| p + from);
             let Some(i) = found else { continue };
             next.push((prefix, i as isize));
-            if i == 0 || is_py_space(line[i - 1]) {
+            if i == 0 || is_py_space(line[i - 1].into()) {
                 comment_start = Some(comment_start.map_or(i, |c: usize| c.min(i)));
             }
         }
@@ -191,22 +201,40 @@ impl RawConfig {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         // Which section is current: None, Some(None) = DEFAULT, Some(Some(i)) = sections[i].
         let mut cursect: Option<Option<usize>> = None;
+        // Section name to index, so that a file of many sections is read in
+        // linear time (a linear search made 1000 sections cost ~1.5 ms).
+        let mut index: HashMap<String, usize> = self
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
         let mut optname: Option<String> = None;
         let mut indent_level: usize = 0;
         for (idx, raw_line) in text.split_inclusive('\n').enumerate() {
             let lineno = idx + 1;
-            let line: Vec<char> = raw_line.chars().collect();
-            let mut comment_start = inline_comment_start(&line);
-            let line_str: String = raw_line.to_string();
-            let stripped_full = py_strip(&line_str);
+            // Character positions; for an ASCII line they are byte positions.
+            let chars: Vec<char> = if raw_line.is_ascii() {
+                Vec::new()
+            } else {
+                raw_line.chars().collect()
+            };
+            let (mut comment_start, cur_indent) = if raw_line.is_ascii() {
+                let b = raw_line.as_bytes();
+                (inline_comment_start(b), indent(b))
+            } else {
+                (inline_comment_start(&chars), indent(&chars))
+            };
+            let stripped_full = py_strip(raw_line);
             if stripped_full.starts_with('#') || stripped_full.starts_with(';') {
                 comment_start = Some(0);
             }
-            let upto: String = match comment_start {
-                Some(c) => line[..c].iter().collect(),
-                None => line_str.clone(),
+            let upto: std::borrow::Cow<'_, str> = match comment_start {
+                Some(c) if raw_line.is_ascii() => raw_line[..c].into(),
+                Some(c) => chars[..c].iter().collect::<String>().into(),
+                None => raw_line.into(),
             };
-            let value = py_strip(&upto).to_string();
+            let value = py_strip(&upto);
             if value.is_empty() {
                 if comment_start.is_none() {
                     if let (Some(cs), Some(opt)) =
@@ -219,7 +247,6 @@ impl RawConfig {
                 }
                 continue;
             }
-            let cur_indent = line.iter().position(|&c| !is_py_space(c)).unwrap_or(0);
             if let (Some(cs), Some(opt), true) = (
                 cursect,
                 optname.as_ref().filter(|o| !o.is_empty()),
@@ -227,21 +254,22 @@ impl RawConfig {
             ) {
                 if let Some(v) = self.sect_mut(cs).get_mut(opt) {
                     v.value.push('\n');
-                    v.value.push_str(&value);
+                    v.value.push_str(value);
                 }
                 continue;
             }
             indent_level = cur_indent;
-            if let Some(header) = section_header(&value) {
+            if let Some(header) = section_header(value) {
                 if header == DEFAULT_SECTION {
                     if self.defaults.line == 0 {
                         self.defaults.file = file.clone();
                         self.defaults.line = lineno;
                     }
                     cursect = Some(None);
-                } else if let Some(i) = self.sections.iter().position(|s| s.name == header) {
+                } else if let Some(&i) = index.get(header.as_str()) {
                     cursect = Some(Some(i));
                 } else {
+                    index.insert(header.clone(), self.sections.len());
                     self.sections
                         .push(RawSection::new(&header, file.clone(), lineno));
                     cursect = Some(Some(self.sections.len() - 1));
@@ -266,8 +294,8 @@ impl RawConfig {
                 Some(pos) => {
                     let key = py_strip(&value[..pos]).to_lowercase();
                     let val = py_strip(&value[pos + 1..]).to_string();
-                    let section_name = self.sect_mut(cs).name.clone();
                     if key.is_empty() {
+                        let section_name = self.sect_mut(cs).name.clone();
                         errors.push(syntax_error(&file, lineno, &section_name, raw_line));
                     }
                     self.sect_mut(cs).set(
@@ -370,6 +398,17 @@ mod tests {
         assert_eq!(val(&c, "s", "c"), "x;y");
         assert_eq!(val(&c, "s", "d"), "");
         assert_eq!(val(&c, "s", "e"), "a");
+    }
+
+    #[test]
+    fn non_ascii_lines_count_characters() {
+        // Comment and indent positions are character positions: the same
+        // with and without non-ASCII text before them.
+        let (c, e) = parse("[s]\na = é;x ; comment\nb = e;x ; comment\nc = one\n  été\n");
+        assert!(e.is_empty());
+        assert_eq!(val(&c, "s", "a"), "é;x");
+        assert_eq!(val(&c, "s", "b"), "e;x");
+        assert_eq!(val(&c, "s", "c"), "one\nété");
     }
 
     #[test]

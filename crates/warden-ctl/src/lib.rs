@@ -11,10 +11,12 @@
 //!
 //! [`main`] realizes options like supervisorctl's `ClientOptions`
 //! ([`options`]), then runs one command line through [`ctl::Ctl::onecmd`] (a
-//! port of `Controller.onecmd` and the `do_*` methods) or starts the
-//! interactive shell ([`shell`]). Each command makes blocking XML-RPC calls
-//! over one keep-alive connection through a small hand-written HTTP/1.1
-//! client ([`http`]); `tail -f`, `maintail -f` and `fg` stream
+//! port of `Controller.onecmd`; the `do_*` methods live one per module
+//! under `src/commands/`) or starts the interactive shell ([`shell`]).
+//! Commands call the server through the typed [`client::Client`] (one
+//! method per XML-RPC method, typed results and faults), which makes
+//! blocking calls over one keep-alive connection through a small
+//! hand-written HTTP/1.1 client ([`http`]); `tail -f`, `maintail -f` and `fg` stream
 //! `GET /logtail/...` / `GET /mainlogtail`. There is no async runtime: a
 //! command is a handful of round trips on a local socket, and start-up time
 //! dominates (`status` takes about a millisecond).
@@ -61,8 +63,9 @@
 use std::ffi::OsString;
 use std::io::Write;
 
+pub mod client;
+mod commands;
 pub mod ctl;
-mod fastparse;
 pub mod http;
 pub mod options;
 pub mod shell;

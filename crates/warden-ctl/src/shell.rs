@@ -12,10 +12,9 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{CompletionType, Config, Context, Editor, Helper};
-use warden_xmlrpc::Value;
 
+use crate::client::Client;
 use crate::ctl::{self, Ctl, VOCAB};
-use crate::http::RpcConnection;
 
 /// readline's default word delimiters minus `:`, `*` and `-`, as
 /// supervisorctl configures them.
@@ -24,14 +23,14 @@ const DELIMS: &str = " \t\n\"\\'`@$><=;|&{(";
 /// Completion state: its own connection and a per-command cache of
 /// `(group, name)` pairs.
 pub struct CtlHelper {
-    conn: RefCell<RpcConnection>,
+    client: RefCell<Client>,
     cache: RefCell<Option<Vec<(String, String)>>>,
 }
 
 impl CtlHelper {
     fn new(c: &Ctl) -> Self {
         CtlHelper {
-            conn: RefCell::new(ctl::connection_for(&c.opts)),
+            client: RefCell::new(ctl::client_for(&c.opts)),
             cache: RefCell::new(None),
         }
     }
@@ -40,21 +39,11 @@ impl CtlHelper {
         if let Some(c) = &*self.cache.borrow() {
             return c.clone();
         }
-        let body = warden_xmlrpc::write_call("supervisor.getAllProcessInfo", &[]);
-        let got = self
-            .conn
+        let got: Vec<(String, String)> = self
+            .client
             .borrow_mut()
-            .post(body.as_bytes())
-            .ok()
-            .and_then(|b| warden_xmlrpc::parse_response(&b).ok())
-            .and_then(Result::ok)
-            .map(|v| {
-                v.as_array()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|i: &Value| (ctl::sfield(i, "group"), ctl::sfield(i, "name")))
-                    .collect::<Vec<_>>()
-            })
+            .all_process_info()
+            .map(|infos| infos.into_iter().map(|i| (i.group, i.name)).collect())
             .unwrap_or_default();
         *self.cache.borrow_mut() = Some(got.clone());
         got
@@ -231,7 +220,7 @@ mod tests {
 
     fn helper(infos: &[(&str, &str)]) -> CtlHelper {
         let h = CtlHelper {
-            conn: RefCell::new(RpcConnection::new(
+            client: RefCell::new(Client::new(
                 crate::http::Endpoint::Unix("/nonexistent".into()),
                 None,
             )),

@@ -354,5 +354,3 @@ fn check_config(loaded: &warden_config::Loaded) -> i32 {
     }
     0
 }
-
-pub use crate::core::state::signame;

@@ -51,6 +51,141 @@ const ALIASES: &[(&str, i32)] = &[
     ("CLD", libc::SIGCHLD),
 ];
 
+/// The other `SIG*` attributes of Python's `signal` module (handler values
+/// and `sigprocmask` hows, without their `SIG` prefix): supervisord's
+/// `signal_number` accepts them as names and their values as numbers.
+const PYTHON_NON_SIGNALS: &[(&str, i32)] = &[
+    ("_DFL", 0),
+    ("_IGN", 1),
+    ("_BLOCK", libc::SIG_BLOCK),
+    ("_UNBLOCK", libc::SIG_UNBLOCK),
+    ("_SETMASK", libc::SIG_SETMASK),
+];
+
+/// The conventional name of a signal number, without `SIG`: the table above,
+/// then `RTMIN` and `RTMAX` (which Python's `signal` module also names).
+fn table_name(n: i32) -> Option<&'static str> {
+    if let Some((name, _)) = NAMES.iter().find(|(_, v)| *v == n) {
+        return Some(name);
+    }
+    if n == libc::SIGRTMIN() {
+        return Some("RTMIN");
+    }
+    (n == libc::SIGRTMAX()).then_some("RTMAX")
+}
+
+/// The number Python's `signal` module gives `SIG` + `name` (`name` upper
+/// case, without the prefix).
+fn python_attribute(name: &str) -> Option<i32> {
+    match name {
+        "RTMIN" => Some(libc::SIGRTMIN()),
+        "RTMAX" => Some(libc::SIGRTMAX()),
+        _ => NAMES
+            .iter()
+            .chain(ALIASES)
+            .chain(PYTHON_NON_SIGNALS)
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v),
+    }
+}
+
+/// Python's `int(s)` for a base-10 string: surrounding whitespace, a sign,
+/// single `_` between digits. `Err(())` when it is not an integer; an
+/// integer too large for `i64` is `Ok(None)` (Python has it, no signal does).
+///
+/// Hand-written: no crate parses Python's integer literal rules, and
+/// warden-sys depends on nothing but libc.
+fn python_int(s: &str) -> Result<Option<i64>, ()> {
+    let t = s.trim_matches(char::is_whitespace);
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let well_formed = !body.is_empty()
+        && !body.starts_with('_')
+        && !body.ends_with('_')
+        && !body.contains("__")
+        && body.bytes().all(|b| b == b'_' || b.is_ascii_digit());
+    if !well_formed {
+        return Err(());
+    }
+    let digits: String = body.chars().filter(|&c| c != '_').collect();
+    Ok(digits.parse::<i64>().ok().map(|v| if neg { -v } else { v }))
+}
+
+/// Why supervisord's `signal_number` refuses a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupervisordSignalError {
+    /// Not an integer, and `SIG` + its upper case is no attribute of
+    /// Python's `signal` module (`value 'FOO' is not a valid signal name`).
+    BadName,
+    /// An integer no attribute of the module has (`... not a valid signal
+    /// number`).
+    BadNumber,
+}
+
+impl Signal {
+    /// supervisord 4.3.0's `signal_number`: an integer in Python's `int()`
+    /// forms, or a name with or without `SIG`, in any case, surrounded by
+    /// whitespace or not. The number must be the value of one of the
+    /// `SIG*` attributes of Python's `signal` module, which on Linux admits
+    /// 0, 1 and 2 through `SIG_DFL`, `SIG_IGN` and `SIG_SETMASK`; so the
+    /// result is a raw number, not always a [`Signal`].
+    ///
+    /// # Errors
+    ///
+    /// [`SupervisordSignalError`] says which of supervisord's two messages
+    /// applies.
+    pub fn supervisord_number(s: &str) -> Result<i32, SupervisordSignalError> {
+        let num = match python_int(s) {
+            Ok(n) => n,
+            Err(()) => {
+                let upper = s.trim_matches(char::is_whitespace).to_uppercase();
+                let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+                let n = python_attribute(name).ok_or(SupervisordSignalError::BadName)?;
+                Some(i64::from(n))
+            }
+        };
+        num.and_then(|n| i32::try_from(n).ok())
+            .filter(|&n| {
+                table_name(n).is_some()
+                    || ALIASES
+                        .iter()
+                        .chain(PYTHON_NON_SIGNALS)
+                        .any(|(_, v)| *v == n)
+            })
+            .ok_or(SupervisordSignalError::BadNumber)
+    }
+
+    /// [`Signal::supervisord_number`], restricted to real signals (what a
+    /// `signalProcess` call can send).
+    ///
+    /// # Errors
+    ///
+    /// As [`Signal::supervisord_number`]; a value it accepts that is no
+    /// signal (0) is [`SupervisordSignalError::BadNumber`].
+    pub fn from_supervisord_name(s: &str) -> Result<Signal, SupervisordSignalError> {
+        Signal::from_raw(Self::supervisord_number(s)?).ok_or(SupervisordSignalError::BadNumber)
+    }
+
+    /// supervisord's `signame`: `SIGTERM`, `SIGRTMIN`, or `signal 35` for a
+    /// number with no name of its own.
+    #[must_use]
+    pub fn signame(self) -> String {
+        signame(self.0)
+    }
+}
+
+/// supervisord's `signame` for any raw number: `SIGTERM`, or `signal N`
+/// when the number has no name.
+#[must_use]
+pub fn signame(n: i32) -> String {
+    match table_name(n) {
+        Some(name) => format!("SIG{name}"),
+        None => format!("signal {n}"),
+    }
+}
+
 impl Signal {
     pub const HUP: Signal = Signal(libc::SIGHUP);
     pub const INT: Signal = Signal(libc::SIGINT);
@@ -82,11 +217,12 @@ impl Signal {
         self.0
     }
 
-    /// The name without the `SIG` prefix (`TERM`), or `RTMIN+n` / the number.
+    /// The name without the `SIG` prefix (`TERM`, `RTMIN`, `RTMAX`), or
+    /// `RTMIN+n` / the number.
     #[must_use]
     pub fn name(self) -> String {
-        if let Some((name, _)) = NAMES.iter().find(|(_, n)| *n == self.0) {
-            return (*name).to_string();
+        if let Some(name) = table_name(self.0) {
+            return name.to_string();
         }
         let rtmin = libc::SIGRTMIN();
         if self.0 >= rtmin {
@@ -134,10 +270,11 @@ impl FromStr for Signal {
             let off: i32 = off.parse().map_err(|_| err())?;
             return Signal::from_raw(libc::SIGRTMIN() + off).ok_or_else(err);
         }
-        if name == "RTMIN" {
-            return Ok(Signal(libc::SIGRTMIN()));
+        match name {
+            "RTMIN" => Ok(Signal(libc::SIGRTMIN())),
+            "RTMAX" => Ok(Signal(libc::SIGRTMAX())),
+            _ => Err(err()),
         }
-        Err(err())
     }
 }
 
@@ -276,6 +413,55 @@ mod tests {
         for bad in ["", "0", "65", "FOO", "SIG", "-", "RTMIN+99"] {
             assert!(bad.parse::<Signal>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn supervisord_signal_number() {
+        use SupervisordSignalError::{BadName, BadNumber};
+        let n = Signal::supervisord_number;
+        for (text, want) in [
+            ("TERM", 15),
+            ("sigterm", 15),
+            (" usr1 ", 10),
+            ("9", 9),
+            ("+1_5", 15),
+            ("0", 0),
+            ("sig_dfl", 0),
+            ("IOT", 6),
+            ("cld", 17),
+            ("RTMIN", libc::SIGRTMIN()),
+            ("SIGRTMAX", libc::SIGRTMAX()),
+        ] {
+            assert_eq!(n(text), Ok(want), "{text:?}");
+        }
+        for (text, want) in [
+            ("FOO", BadName),
+            ("", BadName),
+            ("RTMIN+1", BadName),
+            ("1__5", BadName),
+            ("99", BadNumber),
+            ("-15", BadNumber),
+            ("35", BadNumber),
+            ("99999999999999999999999", BadNumber),
+        ] {
+            assert_eq!(n(text), Err(want), "{text:?}");
+        }
+        assert_eq!(Signal::from_supervisord_name("hup"), Ok(Signal::HUP));
+        assert_eq!(Signal::from_supervisord_name("0"), Err(BadNumber));
+    }
+
+    #[test]
+    fn supervisord_signames() {
+        assert_eq!(Signal::TERM.signame(), "SIGTERM");
+        assert_eq!(signame(6), "SIGABRT");
+        assert_eq!(signame(17), "SIGCHLD");
+        assert_eq!(signame(libc::SIGRTMIN()), "SIGRTMIN");
+        assert_eq!(signame(libc::SIGRTMAX()), "SIGRTMAX");
+        assert_eq!(
+            signame(libc::SIGRTMIN() + 1),
+            format!("signal {}", libc::SIGRTMIN() + 1)
+        );
+        assert_eq!(signame(0), "signal 0");
     }
 
     #[test]

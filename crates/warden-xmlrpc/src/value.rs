@@ -215,6 +215,13 @@ impl Struct {
         Self::default()
     }
 
+    /// An empty struct with room for `n` members.
+    pub fn with_capacity(n: usize) -> Self {
+        Struct {
+            members: Vec::with_capacity(n),
+        }
+    }
+
     /// Inserts or replaces `key`, returning the previous value if there was one.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
         let key = key.into();

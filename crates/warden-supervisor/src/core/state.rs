@@ -30,15 +30,6 @@ pub use crate::core::logs::Level;
 /// How a reaped child ended.
 pub use warden_sys::process::ExitStatus as Exit;
 
-/// supervisord's `signame`: `SIGTERM`, or `signal N` when unknown.
-pub fn signame(sig: i32) -> String {
-    match warden_config::datatypes::signal_name(sig) {
-        Some(n) if n.starts_with("SIG") => n.to_string(),
-        Some(n) => format!("SIG{n}"),
-        None => format!("signal {sig}"),
-    }
-}
-
 /// supervisord's `decode_wait_status`: (es, message). A signal gives -1.
 pub fn decode(exit: Exit) -> (i32, String) {
     match exit {
@@ -47,7 +38,7 @@ pub fn decode(exit: Exit) -> (i32, String) {
             signal,
             core_dumped,
         } => {
-            let name = signame(signal);
+            let name = warden_sys::signal::signame(signal);
             let mut m = format!("terminated by {name}");
             if core_dumped {
                 m.push_str(" (core dumped)");
@@ -324,7 +315,7 @@ fn kill(o: &mut Out, p: &Policy, now: Ms, signal: i32) -> Refusal {
         let msg = format!(
             "attempted to kill {} with sig {} but it wasn't running",
             p.name,
-            signame(signal)
+            warden_sys::signal::signame(signal)
         );
         o.log(Level::Debug, msg.clone());
         return Some(msg);
@@ -340,7 +331,7 @@ fn kill(o: &mut Out, p: &Policy, now: Ms, signal: i32) -> Refusal {
             "killing {} (pid {pid}) {}with signal {}",
             p.name,
             if group { "process group " } else { "" },
-            signame(signal)
+            warden_sys::signal::signame(signal)
         ),
     );
     o.fsm.killing = true;

@@ -169,7 +169,7 @@ fn signal_one(e: &mut Engine, id: ProcId, name: &str, sig: &str) -> Result<Reply
             ErrorKind::Failed,
             format!(
                 "attempted to send {pname} sig {} but it wasn't running",
-                crate::core::state::signame(signo)
+                warden_sys::signal::signame(signo)
             ),
         ));
     };
@@ -177,7 +177,7 @@ fn signal_one(e: &mut Engine, id: ProcId, name: &str, sig: &str) -> Result<Reply
         Level::Debug,
         &format!(
             "sending {pname} (pid {pid}) sig {}",
-            crate::core::state::signame(signo)
+            warden_sys::signal::signame(signo)
         ),
     );
     match e.launcher.signal(pid, signo, false) {

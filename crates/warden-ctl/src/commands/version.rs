@@ -1,0 +1,17 @@
+//! `version`: the supervisor's version.
+
+use crate::ctl::{Ctl, R};
+
+impl Ctl {
+    pub(super) fn do_version(&mut self, arg: &str) -> R<()> {
+        if !self.no_arguments("version", arg) {
+            return Ok(());
+        }
+        if !self.upcheck()? {
+            return Ok(());
+        }
+        let version = self.client.supervisor_version()?;
+        self.output(&version);
+        Ok(())
+    }
+}
