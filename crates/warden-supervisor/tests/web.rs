@@ -284,8 +284,29 @@ fn supervisord_urls_match_the_real_supervisord() {
 #[test]
 fn cross_site_requests_are_refused() {
     let scratch = Scratch::new();
-    let w = Sup::start(Kind::Warden, &scratch.join("w"), PROGRAMS);
+    let port = browser::free_port();
+    let programs =
+        format!("[inet_http_server]\nport=127.0.0.1:{port}\nusername=u\npassword=p\n{PROGRAMS}");
+    let w = Sup::start(Kind::Warden, &scratch.join("w"), &programs);
     w.settle();
+    // the pages and streams sit behind the server's Basic auth
+    for path in [
+        "/",
+        "/api/events",
+        "/api/status",
+        "/tail.html?processname=web",
+    ] {
+        let ask = |auth: &str| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n").unwrap();
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).unwrap();
+            String::from_utf8_lossy(&head[9..12]).into_owned()
+        };
+        assert_eq!(ask(""), "401", "{path}");
+        assert_eq!(ask("Authorization: Basic dTpw\r\n"), "200", "{path}");
+    }
     let stop = "/index.html?processname=web&action=stop";
     let x = get(&w, stop, "Sec-Fetch-Site: cross-site\r\n");
     assert_eq!(x.status, 403);
@@ -455,6 +476,9 @@ autostart=false
             "const t = document.getElementById('log').textContent; return t.includes('out-after-open') && t.includes('err-after-open')",
         )
         .await;
+        if let Some(docs) = &shots {
+            b.screenshot(&docs.join("dashboard-log.png")).await;
+        }
         // "Stop following" holds new output back until following again
         let follow = b.client.find(fantoccini::Locator::Id("log-follow")).await.unwrap();
         follow.click().await.unwrap();
@@ -462,6 +486,18 @@ autostart=false
         assert_eq!(follow.text().await.unwrap(), "Follow");
         follow.click().await.unwrap();
         assert_eq!(follow.attr("aria-pressed").await.unwrap().as_deref(), Some("true"));
+
+        // a signal goes through its dialog
+        b.button("Signal worker_01").await.click().await.expect("click Signal");
+        b.wait_js(Duration::from_secs(5), "signal dialog", "return document.getElementById('signal').open").await;
+        b.js("document.getElementById('signal-name').value = 'CONT'", vec![]).await;
+        b.click("#signal-ok").await;
+        b.wait_js(
+            Duration::from_secs(5),
+            "signal message",
+            "return document.getElementById('message').textContent === 'worker:worker_01: signalled'",
+        )
+        .await;
 
         // Stop all asks first; cancelling stops nothing
         b.click("button[data-all=\"stop\"]").await;
@@ -492,6 +528,15 @@ autostart=false
         );
         assert_eq!(refused.status, 403);
         assert!(w.ctl(&["status", "talker"]).0.contains("STOPPED"), "the refused request did nothing");
+
+        // supervisord's redirect target shows its message
+        b.goto(&format!("{base}?message=Process%20web%20started")).await;
+        b.wait_js(
+            Duration::from_secs(5),
+            "the redirect's message",
+            "return document.getElementById('message').textContent === 'Process web started'",
+        )
+        .await;
 
         // readable on a phone-sized viewport: nothing wider than the screen
         b.client.set_window_size(390, 844).await.unwrap();
