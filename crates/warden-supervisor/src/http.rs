@@ -434,7 +434,7 @@ async fn tail(target: Option<(Namespec, Channel)>, shared: &Shared) -> Response<
         return full(StatusCode::NOT_FOUND, "text/html", "Not Found");
     }
     let (btx, brx) = mpsc::channel::<Bytes>(4);
-    tokio::task::spawn_local(follow(sink, btx));
+    tokio::task::spawn_local(follow(sink, btx, 1024));
     Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", "text/plain;charset=utf-8")
@@ -444,10 +444,10 @@ async fn tail(target: Option<(Namespec, Channel)>, shared: &Shared) -> Response<
         .unwrap_or_else(|_| full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""))
 }
 
-/// Sends the last KiB of `sink`'s log, then every byte written to it, to
-/// `tx` until the receiver is gone.
-pub(crate) async fn follow(sink: Rc<Sink>, tx: mpsc::Sender<Bytes>) {
-    let mut pos = sink.len().saturating_sub(1024);
+/// Sends the last `back` bytes of `sink`'s log, then every byte written to
+/// it, to `tx` until the receiver is gone.
+pub(crate) async fn follow(sink: Rc<Sink>, tx: mpsc::Sender<Bytes>, back: u64) {
+    let mut pos = sink.len().saturating_sub(back);
     loop {
         let notified = sink.notify.notified();
         tokio::pin!(notified);

@@ -449,6 +449,14 @@ autostart=false
         // stopped from `warden ctl`: shows in the open page within a second
         let ctl = test_programs::bin("warden");
         let t0 = Instant::now();
+        let epoch_ms = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                * 1000.0
+        };
+        let sent = epoch_ms();
         let st = std::process::Command::new(&ctl)
             .args(["ctl", "-c"])
             .arg(&w.conf)
@@ -464,6 +472,11 @@ autostart=false
             )
             .await;
         let total = t0.elapsed();
+        let seen = b
+            .js("const c = window.wardenStats.lastChange; return c.spec === 'worker:worker_00' ? c.at : null", vec![])
+            .await;
+        let latency = seen.as_f64().expect("the page recorded the change") - sent;
+        eprintln!("warden ctl stop → row STOPPED in the page: {latency:.0} ms (ctl included)");
         assert!(total < Duration::from_secs(1), "ctl stop to page: {total:?} (page saw it {after_ctl:?} after ctl returned)");
 
         // the log view follows output written after it was opened

@@ -36,6 +36,8 @@ const GATHER: Duration = Duration::from_millis(8);
 /// More changed processes than this: one `AllProcessInfo` instead of one
 /// `ProcessInfo` each.
 const FEW: usize = 32;
+/// How much of a log the log view shows from before it was opened.
+const BACKLOG: u64 = 16 * 1024;
 /// A comment line this often, so a vanished client is noticed.
 const PING: Duration = Duration::from_secs(15);
 
@@ -253,7 +255,7 @@ pub(crate) async fn log_stream(handle: &Handle, form: &Form) -> Response<Body> {
         match handle.call(Request::Follow(target)).await {
             Ok(Ok(Reply::Follow(Some(sink)))) => {
                 let (ctx, crx) = mpsc::channel::<Bytes>(4);
-                tokio::task::spawn_local(crate::http::follow(sink, ctx));
+                tokio::task::spawn_local(crate::http::follow(sink, ctx, BACKLOG));
                 tokio::task::spawn_local(relay(label, crx, tx.clone()));
             }
             Ok(Err(e)) if e.kind == ErrorKind::BadName => {

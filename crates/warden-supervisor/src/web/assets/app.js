@@ -16,6 +16,9 @@
   let supStarted = 0;
   let filterText = '';
   let frameWanted = false;
+  // what the page did, for tests and the curious: wardenStats in the console
+  const stats = { frames: 0, applied: 0, slowestFrameMs: 0, lastChange: null };
+  window.wardenStats = stats;
 
   // ---- rendering ------------------------------------------------------
 
@@ -139,6 +142,7 @@
       row.btns.start.disabled = !STOPPED_STATES.has(p.state);
       row.btns.stop.disabled = !RUNNING_STATES.has(p.state);
       row.btns.signal.disabled = !SIGNALLABLE.has(p.state);
+      if (old) stats.lastChange = { spec: p.spec, state: p.state, at: performance.timeOrigin + performance.now() };
     }
     row.pid.textContent = p.pid ? String(p.pid) : '–';
     row.up.textContent = p.state === 'RUNNING' ? fmtUptime(nowServer() - p.start) : '–';
@@ -172,12 +176,10 @@
       running += gr;
       g.sum.textContent = `${gr} of ${g.specs.size} running`;
     }
-    $('counts').textContent = `${rows.size} processes, ${running} running` + (trouble ? `, ${trouble} failing` : '');
+    $('counts').textContent = rows.size
+      ? `${rows.size} processes, ${running} running` + (trouble ? `, ${trouble} failing` : '')
+      : 'No programs to manage';
   }
-
-  // what the page spent, for tests and curious users: wardenStats in the console
-  const stats = { frames: 0, applied: 0, slowestFrameMs: 0 };
-  window.wardenStats = stats;
 
   function frame() {
     frameWanted = false;
@@ -342,13 +344,14 @@
 
   // ---- log view -------------------------------------------------------
 
-  const log = { es: null, follow: true, held: [], queue: [], frame: false };
-  const MAX_CHUNKS = 3000;
+  const log = { es: null, follow: true, held: [], queue: [], frame: false, size: 0 };
+  const MAX_CHARS = 1000000; // the view keeps the last million characters
 
   function openLog(query, title) {
     closeLog();
     $('log-title').textContent = title;
     $('log').textContent = '';
+    log.size = 0;
     $('logpanel').hidden = false;
     const qs = new URLSearchParams(query).toString();
     const es = new EventSource(`api/log?${qs}`);
@@ -378,6 +381,7 @@
     const pre = $('log');
     const frag = document.createDocumentFragment();
     for (const [kind, text] of log.queue) {
+      log.size += text.length;
       const span = document.createElement('span');
       span.className = kind === 'stderr' ? 'stderr' : 'stdout';
       span.textContent = text;
@@ -385,7 +389,10 @@
     }
     log.queue = [];
     pre.appendChild(frag);
-    while (pre.childNodes.length > MAX_CHUNKS) pre.removeChild(pre.firstChild);
+    while (log.size > MAX_CHARS && pre.firstChild) {
+      log.size -= pre.firstChild.textContent.length;
+      pre.removeChild(pre.firstChild);
+    }
     if (log.follow) pre.scrollTop = pre.scrollHeight;
   }
 
@@ -400,7 +407,7 @@
     }
   });
   $('log-close').addEventListener('click', () => { closeLog(); $('logpanel').hidden = true; });
-  $('log-clear-view').addEventListener('click', () => { $('log').textContent = ''; });
+  $('log-clear-view').addEventListener('click', () => { $('log').textContent = ''; log.size = 0; });
   $('log-stdout').addEventListener('change', (e) => $('log').classList.toggle('hide-stdout', !e.target.checked));
   $('log-stderr').addEventListener('change', (e) => $('log').classList.toggle('hide-stderr', !e.target.checked));
   $('mainlog-btn').addEventListener('click', () => openLog({ main: '1' }, 'Main log'));
