@@ -312,6 +312,8 @@ fn cross_site_requests_are_refused() {
     assert_eq!(x.status, 403);
     let x = get(&w, stop, "Origin: http://evil.example\r\n");
     assert_eq!(x.status, 403);
+    let x = get(&w, stop, "Referer: http://evil.example/page\r\n");
+    assert_eq!(x.status, 403, "an older browser's cross-site link");
     assert!(
         w.ctl(&["status", "web"]).0.contains("RUNNING"),
         "nothing was stopped"

@@ -16,9 +16,9 @@
 //! # Cross-site requests
 //!
 //! A page elsewhere must not make a logged-in browser change anything. A
-//! browser says where a request comes from (`Sec-Fetch-Site`, `Origin`);
-//! a request it marks as coming from another site or origin is refused with
-//! 403 on every state-changing URL. Clients that are not browsers (curl,
+//! browser says where a request comes from (`Sec-Fetch-Site`; older ones
+//! `Origin` or at least `Referer`); a request it marks as coming from
+//! another site or origin is refused with 403 on every state-changing URL. Clients that are not browsers (curl,
 //! scripts) send neither header and keep working. The dashboard's own
 //! actions also must be `application/json`, which a cross-origin form cannot
 //! send and a cross-origin script cannot send without a CORS preflight that
@@ -116,12 +116,21 @@ pub(crate) fn cross_origin(headers: &HeaderMap) -> bool {
         // "none": typed into the address bar or a bookmark
         return !matches!(site, "same-origin" | "none");
     }
+    let host = header(headers, "host").unwrap_or("");
+    // the authority of an `http(s)://authority[/...]` URL
+    let authority = |url: &str| {
+        url.strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .map(|rest| rest.split('/').next().unwrap_or(""))
+            .map(str::to_owned)
+    };
     if let Some(origin) = header(headers, "origin") {
-        let host = header(headers, "host").unwrap_or("");
-        let bare = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"));
-        return bare != Some(host) || host.is_empty();
+        return authority(origin).as_deref() != Some(host) || host.is_empty();
+    }
+    // Browsers without Sec-Fetch-Site still send a Referer with a link or
+    // an image from another page (its origin at least).
+    if let Some(referer) = header(headers, "referer") {
+        return authority(referer).as_deref() != Some(host) || host.is_empty();
     }
     false
 }
@@ -379,6 +388,10 @@ mod tests {
         ]);
         assert!(cross_origin(&other));
         assert!(cross_origin(&headers(&[("origin", "null")])));
+        let link = headers(&[("host", "h:9001"), ("referer", "http://evil.example/page")]);
+        assert!(cross_origin(&link));
+        let own = headers(&[("host", "h:9001"), ("referer", "http://h:9001/?message=x")]);
+        assert!(!cross_origin(&own));
     }
 
     #[test]
