@@ -502,6 +502,15 @@ autostart=false
         follow.click().await.unwrap();
         assert_eq!(follow.attr("aria-pressed").await.unwrap().as_deref(), Some("true"));
 
+        // the main log, in the same view
+        b.click("#mainlog-btn").await;
+        b.wait_js(
+            Duration::from_secs(5),
+            "the main log",
+            "return document.getElementById('log-title').textContent === 'Main log' && document.getElementById('log').textContent.includes(\"spawned: 'talker'\")",
+        )
+        .await;
+
         // a signal goes through its dialog
         b.button("Signal worker_01").await.click().await.expect("click Signal");
         b.wait_js(Duration::from_secs(5), "signal dialog", "return document.getElementById('signal').open").await;
