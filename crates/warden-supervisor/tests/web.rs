@@ -481,6 +481,29 @@ autostart=false
         eprintln!("warden ctl stop → row STOPPED in the page: {latency:.0} ms (ctl included)");
         assert!(total < Duration::from_secs(1), "ctl stop to page: {total:?} (page saw it {after_ctl:?} after ctl returned)");
 
+        // a group added by `update` appears without a reload
+        let mut conf = std::fs::read_to_string(&w.conf).unwrap();
+        conf.push_str(&format!(
+            "\n[program:late]\ncommand={} --tag {}\nstartsecs=0\n",
+            test_programs::bin("sv-child").display(),
+            w.dir.display()
+        ));
+        std::fs::write(&w.conf, conf).unwrap();
+        let st = std::process::Command::new(&ctl)
+            .args(["ctl", "-c"])
+            .arg(&w.conf)
+            .arg("update")
+            .output()
+            .expect("warden ctl update");
+        assert!(st.status.success(), "warden ctl update: {}", String::from_utf8_lossy(&st.stderr));
+        b.wait_js(
+            Duration::from_secs(5),
+            "the new group's row, RUNNING",
+            "const r = document.querySelector('.row[data-spec=\"late\"] .state'); return r && r.textContent === 'RUNNING'",
+        )
+        .await;
+        assert_eq!(b.js("return window.__sameDocument", vec![]).await, json!("yes"), "no reload");
+
         // the log view follows output written after it was opened
         b.button("Tail talker").await.click().await.expect("click Tail talker");
         b.wait_js(Duration::from_secs(5), "log view shows the earlier line", "return document.getElementById('log').textContent.includes('hello')").await;
