@@ -1,6 +1,6 @@
 //! HTTP front end: `POST /RPC2`, `GET /logtail/<name>[/stdout|/stderr]`,
-//! `GET /mainlogtail`, on the unix socket and the TCP port, with Basic auth
-//! (plain or `{SHA}` passwords).
+//! `GET /mainlogtail`, and the web pages of [`crate::web`], on the unix
+//! socket and the TCP port, with Basic auth (plain or `{SHA}` passwords).
 //!
 //! Every connection is a local task; calls go to the engine over a channel
 //! and wait for their answer there, so a deferred call never blocks another
@@ -26,7 +26,7 @@ use crate::core::handle::Handle;
 use crate::core::logs::{Level, Sink};
 use crate::xmlrpc::Rpc;
 
-type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// Listening servers; dropping it stops accepting.
 pub struct Servers {
@@ -67,6 +67,7 @@ struct Shared {
     rpc: Rpc,
     creds: Credentials,
     max_body: usize,
+    web: Rc<crate::web::Web>,
 }
 
 /// What every listener shares: the connection count and its limit, the idle
@@ -104,6 +105,7 @@ pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
         graceful: graceful.clone(),
         handle: handle.clone(),
     });
+    let web = Rc::new(crate::web::Web::new(handle.clone()));
     let rpc = Rpc {
         handle,
         main_interface: config.rpcinterfaces.iter().any(|r| {
@@ -119,6 +121,7 @@ pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
             rpc: rpc.clone(),
             creds: s.credentials.clone(),
             max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
+            web: web.clone(),
         });
         handles.push(tokio::task::spawn_local(accept_loop(
             l,
@@ -145,6 +148,7 @@ pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
             rpc: rpc.clone(),
             creds: s.credentials.clone(),
             max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
+            web: web.clone(),
         });
         handles.push(tokio::task::spawn_local(accept_loop(
             l,
@@ -295,7 +299,7 @@ where
     });
 }
 
-fn full(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Body> {
+pub(crate) fn full(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("Content-Type", ctype)
@@ -384,19 +388,15 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
             };
             return tail(Some((Namespec::parse(name), channel)), shared).await;
         }
-        if path == "/" || path == "/index.html" {
-            return full(
-                StatusCode::OK,
-                "text/html",
-                "<html><body><h1>warden supervise</h1><p>Use supervisorctl or XML-RPC at /RPC2.</p></body></html>",
-            );
-        }
+    }
+    if crate::web::serves(req.method(), &path) {
+        return crate::web::answer(req, &shared.web, shared.max_body).await;
     }
     full(StatusCode::NOT_FOUND, "text/html", "Not Found")
 }
 
 /// Decodes `%XX` escapes; `None` when the result is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
         .ok()
@@ -411,7 +411,7 @@ async fn rpc(body: &[u8], shared: &Shared) -> Response<Body> {
 }
 
 /// A body fed by a channel (endless log tail).
-struct ChanBody(mpsc::Receiver<Bytes>);
+pub(crate) struct ChanBody(pub(crate) mpsc::Receiver<Bytes>);
 
 impl hyper::body::Body for ChanBody {
     type Data = Bytes;
@@ -434,16 +434,20 @@ async fn tail(target: Option<(Namespec, Channel)>, shared: &Shared) -> Response<
         return full(StatusCode::NOT_FOUND, "text/html", "Not Found");
     }
     let (btx, brx) = mpsc::channel::<Bytes>(4);
-    tokio::task::spawn_local(follow(sink, btx));
+    tokio::task::spawn_local(follow(sink, btx, 1024));
     Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", "text/plain;charset=utf-8")
+        // supervisord's hint to nginx: pass the stream on as it comes
+        .header("X-Accel-Buffering", "no")
         .body(ChanBody(brx).boxed_unsync())
         .unwrap_or_else(|_| full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""))
 }
 
-async fn follow(sink: Rc<Sink>, tx: mpsc::Sender<Bytes>) {
-    let mut pos = sink.len().saturating_sub(1024);
+/// Sends the last `back` bytes of `sink`'s log, then every byte written to
+/// it, to `tx` until the receiver is gone.
+pub(crate) async fn follow(sink: Rc<Sink>, tx: mpsc::Sender<Bytes>, back: u64) {
+    let mut pos = sink.len().saturating_sub(back);
     loop {
         let notified = sink.notify.notified();
         tokio::pin!(notified);

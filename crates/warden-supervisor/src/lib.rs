@@ -23,7 +23,9 @@
 //!          │   calls resolved by the state changes they wait for
 //!          ├─ front ends, each an adapter over core::api (Request, Reply,
 //!          │     ApiError): http.rs routes bytes; xmlrpc.rs translates
-//!          │     supervisord's XML-RPC; /logtail follows a log
+//!          │     supervisord's XML-RPC; web/ serves supervisord's page
+//!          │     URLs and the live dashboard (server-sent events from a
+//!          │     subscription); /logtail follows a log
 //!          ├─ capture tasks (core/logs.rs): one per child pipe, into the log
 //!          │     sinks, and output events while somebody subscribes
 //!          └─ ticks.rs: TICK_* events, only while somebody wants them
@@ -50,8 +52,11 @@
 //!   `[rpcinterface:x]` factories are parsed but not run (a warning is
 //!   logged); `syslog` log targets are ignored.
 //! - `minfds`/`minprocs` are enforced as supervisord does, but the "Increased
-//!   RLIMIT_NOFILE limit" info lines are not logged; the web UI at
-//!   `GET /` is a stub page.
+//!   RLIMIT_NOFILE limit" info lines are not logged.
+//! - `GET /` is warden's live dashboard, not supervisord's status table;
+//!   supervisord's action URLs (`/index.html?action=...`) and
+//!   `/tail.html` behave as supervisord's, but answer 403 when a browser
+//!   says the request comes from another site.
 //! - `reload`/SIGHUP re-reads the config and restarts the programs in the
 //!   same process but keeps the HTTP sockets bound at start.
 //! - AUTO child logs are created (mode 0600, `O_EXCL`) when their group is
@@ -64,6 +69,7 @@ pub mod listeners;
 pub mod os;
 mod run;
 mod ticks;
+pub mod web;
 pub mod xmlrpc;
 
 use std::collections::HashMap;

@@ -241,7 +241,7 @@ fn code(kind: ErrorKind) -> FaultCode {
 
 /// The fault for an error. supervisord names the process in BAD_NAME
 /// exactly as the client wrote it (`g:` stays `g:`).
-fn fault(e: ApiError, asked: &str) -> Fault {
+pub(crate) fn fault(e: ApiError, asked: &str) -> Fault {
     let code = code(e.kind);
     match (e.kind, e.detail) {
         (ErrorKind::BadName, Some(_)) => Fault::with_detail(code, asked),
@@ -253,6 +253,12 @@ fn fault(e: ApiError, asked: &str) -> Fault {
 fn path_text(p: Option<&std::path::Path>) -> String {
     p.map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// A stop time in a process description: local time, supervisord's format.
+pub(crate) fn stop_time(t: i64) -> String {
+    let lt = warden_sys::clock::local_time(t);
+    format_stop_time(lt.month, lt.day, lt.hour, lt.minute)
 }
 
 fn process_value(v: ProcessView) -> Value {
@@ -270,10 +276,7 @@ fn process_value(v: ProcessView) -> Value {
         exitstatus: v.exitstatus,
         pid: v.pid,
     }
-    .to_value(|t| {
-        let lt = warden_sys::clock::local_time(t);
-        format_stop_time(lt.month, lt.day, lt.hour, lt.minute)
-    });
+    .to_value(stop_time);
     // Lost output shows where people look: `status`.
     if let (Some(f), Value::Struct(s)) = (failure, &mut value) {
         let d = match s.get("description") {
