@@ -88,9 +88,10 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             pid: warden_sys::Pid::this().as_raw(),
         };
         let identifier = config.supervisord.identifier.clone();
-        let mut engine = Engine::new(config, parts);
         // Event listeners see everything from the first event on.
-        let (listeners, tap) = crate::listeners::prepare(handle.clone(), identifier);
+        let (listeners, tap) =
+            crate::listeners::prepare(handle.clone(), identifier, &config.eventlisteners);
+        let mut engine = Engine::new(config, parts);
         engine.set_listener_tap(tap);
         for w in &loaded.warnings {
             engine.log(Level::Warn, &w.to_string());

@@ -65,14 +65,22 @@ pub struct Listeners {
 }
 
 /// The subscription and the tap to give the engine before it starts (so
-/// that the first events — groups added, the supervisor running — are
-/// seen), and the task's state.
-pub fn prepare(handle: Handle, server: String) -> (Listeners, Tap) {
+/// that the first events — groups added, the supervisor running, the first
+/// output — are seen), and the task's state. `pools` are the config's: what
+/// they subscribe to is asked for from the start.
+pub fn prepare(
+    handle: Handle,
+    server: String,
+    pools: &[warden_config::EventListenerPool],
+) -> (Listeners, Tap) {
     let (tx, rx) = mpsc::unbounded_channel();
     let tap: Tap = Rc::new(move |group: &str, name: &str, pid: i32, data: &[u8]| {
         let _ = tx.send((group.to_string(), name.to_string(), pid, data.to_vec()));
     });
-    let sub = handle.subscribe(Interest::changes(), 1 << 16);
+    let sub = handle.subscribe(
+        interest(pools.iter().flat_map(|p| p.events.iter())),
+        1 << 16,
+    );
     (
         Listeners {
             handle,
@@ -84,6 +92,22 @@ pub fn prepare(handle: Handle, server: String) -> (Listeners, Tap) {
         },
         tap,
     )
+}
+
+/// What to subscribe to for pools subscribing to `subscriptions`: only what
+/// some pool wants (no ticks, no output copies otherwise).
+fn interest<'a>(subscriptions: impl Iterator<Item = &'a String>) -> Interest {
+    let subs: Vec<&String> = subscriptions.collect();
+    let wants = |t: &str| subs.iter().any(|s| protocol::subscribes(s, t));
+    let mut ticks = [false; 3];
+    for (i, period) in TICK_PERIODS.iter().enumerate() {
+        ticks[i] = wants(&format!("TICK_{period}"));
+    }
+    Interest {
+        changes: true,
+        output: wants("PROCESS_LOG_STDOUT") || wants("PROCESS_LOG_STDERR"),
+        ticks,
+    }
 }
 
 fn next(counter: &mut Option<u64>) -> u64 {
@@ -141,22 +165,9 @@ impl Listeners {
             };
             self.pools.push(pool);
         }
-        // Ask only for what some pool wants: no ticks, no output copies
-        // otherwise.
-        let wants = |t: &str| {
-            self.pools
-                .iter()
-                .any(|p| p.view.events.iter().any(|s| protocol::subscribes(s, t)))
-        };
-        let mut ticks = [false; 3];
-        for (i, period) in TICK_PERIODS.iter().enumerate() {
-            ticks[i] = wants(&format!("TICK_{period}"));
-        }
-        self.sub.set_interest(Interest {
-            changes: true,
-            output: wants("PROCESS_LOG_STDOUT") || wants("PROCESS_LOG_STDERR"),
-            ticks,
-        });
+        self.sub.set_interest(interest(
+            self.pools.iter().flat_map(|p| p.view.events.iter()),
+        ));
     }
 
     async fn event(&mut self, d: Delivery) {
