@@ -187,6 +187,17 @@ fn main() {
         tables.push(("6".into(), supervisors::interactive(&kinds, n)));
     }
 
+    if want("7") {
+        if let Some(py) = &tools.venv_python {
+            eprintln!("figure 7: event listeners");
+            let n = if args.quick { 500 } else { 5000 };
+            let idle = std::time::Duration::from_secs(if args.quick { 5 } else { 30 });
+            for t in supervisors::listener_events(&kinds, py, n, idle) {
+                tables.push(("7".into(), t));
+            }
+        }
+    }
+
     let linkage = std::process::Command::new("file")
         .arg("-L")
         .arg(&tools.warden)

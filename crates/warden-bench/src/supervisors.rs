@@ -546,3 +546,127 @@ pub fn interactive(kinds: &[Kind], rounds: usize) -> Table {
         rows,
     }
 }
+
+/// A listener that acknowledges every event at once and, at the event whose
+/// data is `end`, writes how many REMOTE_COMMUNICATION events it got.
+const COUNTING_LISTENER: &str = r#"
+import sys
+from supervisor import childutils
+out, n = sys.argv[1], 0
+while True:
+    h, p = childutils.listener.wait(sys.stdin, sys.stdout)
+    if h['eventname'] == 'REMOTE_COMMUNICATION':
+        n += 1
+        if p.endswith('\nend'):
+            with open(out, 'w') as f:
+                f.write(str(n))
+    childutils.listener.ok(sys.stdout)
+"#;
+
+/// Figure 7: event listeners. Events delivered per second to one listener
+/// that acknowledges at once (`n` REMOTE_COMMUNICATION events sent in
+/// multicalls of 100), and idle wake-ups of the supervisor with a listener
+/// that subscribes to process states but to no tick.
+pub fn listener_events(kinds: &[Kind], python: &Path, n: usize, idle: Duration) -> Vec<Table> {
+    let script =
+        std::env::temp_dir().join(format!("warden-bench-listener-{}.py", std::process::id()));
+    if std::fs::write(&script, COUNTING_LISTENER).is_err() {
+        return Vec::new();
+    }
+    let mut rate = Vec::new();
+    let mut wake = Vec::new();
+    for kind in kinds {
+        let out = std::env::temp_dir().join(format!(
+            "warden-bench-listener-{}-{}.out",
+            std::process::id(),
+            kind.name.replace(' ', "-")
+        ));
+        let _ = std::fs::remove_file(&out);
+        let body = format!(
+            "[eventlistener:count]\ncommand={} {} {}\nevents=REMOTE_COMMUNICATION,PROCESS_STATE\nbuffer_size={}\n",
+            python.display(),
+            script.display(),
+            out.display(),
+            n + 10
+        );
+        let Some(r) = start(kind, "listener", &body) else {
+            eprintln!("  {} did not start", kind.name);
+            continue;
+        };
+        let pid = r.pid();
+        poll_until(Duration::from_secs(30), || all_running(&r.sock, 1));
+        let mut w = Row::new(kind.name);
+        if !idle.is_zero() {
+            // the listener's own start events are delivered first
+            std::thread::sleep(Duration::from_secs(2));
+            if let Some(w0) = wakeups(pid) {
+                std::thread::sleep(idle);
+                if let Some(w1) = wakeups(pid) {
+                    w.samples.push((w1 - w0) / idle.as_secs_f64());
+                }
+            }
+        }
+        let t = Instant::now();
+        let mut sent = 0;
+        while sent < n {
+            let batch: Vec<Value> = (sent..(sent + 100).min(n))
+                .map(|i| {
+                    let data = if i + 1 == n {
+                        "end".to_string()
+                    } else {
+                        format!("e{i}")
+                    };
+                    Value::Struct(
+                        warden_xmlrpc::Struct::new()
+                            .with("methodName", "supervisor.sendRemoteCommEvent")
+                            .with("params", Value::Array(vec!["bench".into(), data.into()])),
+                    )
+                })
+                .collect();
+            sent += batch.len();
+            if rpc(&r.sock, "system.multicall", &[Value::Array(batch)]).is_err() {
+                break;
+            }
+        }
+        let done = poll_until(Duration::from_secs(120), || {
+            std::fs::read_to_string(&out).is_ok_and(|s| s.trim() == n.to_string())
+        });
+        let mut d = Row::new(kind.name);
+        if done {
+            d.samples.push(n as f64 / t.elapsed().as_secs_f64());
+        } else {
+            d.note = "not all events arrived within 120 s".into();
+        }
+        rate.push(d);
+        wake.push(w);
+        let _ = rpc(&r.sock, "supervisor.shutdown", &[]);
+        let mut child = r.child;
+        poll_until(Duration::from_secs(30), || {
+            child.try_wait().ok().flatten().is_some()
+        });
+        kill_child(child);
+        let _ = std::fs::remove_file(&out);
+    }
+    let _ = std::fs::remove_file(&script);
+    vec![
+        Table {
+            title: format!(
+                "events delivered to one listener that acknowledges at once ({n} events)"
+            ),
+            unit: "events/s",
+            lower_is_better: false,
+            target: "at least supervisord's rate".into(),
+            target_value: None,
+            rows: rate,
+        },
+        Table {
+            title: "idle wake-ups with an event listener subscribed to process states (no tick)"
+                .into(),
+            unit: "wake-ups/s",
+            lower_is_better: true,
+            target: "0".into(),
+            target_value: Some(0.0),
+            rows: wake,
+        },
+    ]
+}

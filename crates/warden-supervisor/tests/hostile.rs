@@ -474,3 +474,47 @@ fn a_huge_stopwaitsecs_never_kills_at_once() {
     assert_eq!(state_of(&w, "stubborn"), "STOPPING");
     test_programs::kill(pid, "KILL");
 }
+
+#[test]
+fn slow_logtail_readers_of_a_flooding_program_cost_little_memory() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let flood: u64 = 150 << 20;
+    let w = start_with(
+        &dir,
+        "",
+        &format!(
+            // the flood starts once the readers are connected
+            "[program:flood]\ncommand=/bin/sh -c \"while [ ! -e %(here)s/go ]; do sleep 0.05; done; exec {{child}} --flood {flood} --tag {{tag}}\"\nstartsecs=0\nstdout_logfile=%(here)s/flood.log\nstdout_logfile_maxbytes=0\n"
+        ),
+    );
+    // Three readers that ask for the stream and never read it.
+    let readers: Vec<UnixStream> = (0..3)
+        .map(|_| {
+            let mut s = UnixStream::connect(dir.join("sock")).unwrap();
+            s.write_all(b"GET /logtail/flood HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let rss_kb = || -> u64 {
+        test_programs::status_field(w.pid, "VmRSS")
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = rss_kb();
+    std::fs::write(dir.join("go"), b"").unwrap();
+    let mut peak = 0;
+    wait_for(Duration::from_secs(60), "the flood written", || {
+        peak = peak.max(rss_kb());
+        let len = std::fs::metadata(dir.join("flood.log")).map_or(0, |m| m.len());
+        (len >= flood).then_some(())
+    });
+    peak = peak.max(rss_kb());
+    assert!(
+        peak < before + 64 * 1024,
+        "RSS grew from {before} kB to {peak} kB with three slow readers"
+    );
+    drop(readers);
+    assert!(state_ok(&w));
+}
