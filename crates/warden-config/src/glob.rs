@@ -175,13 +175,15 @@ fn tokens(pat: &str) -> Vec<Tok> {
 }
 
 /// A compiled fnmatch pattern. Like Python, which translates the pattern
-/// into a regular expression, this translates it for the `regex` crate,
-/// whose matching is linear in the name's length whatever the pattern
+/// into a regular expression, this translates it for the `regex-lite` crate
+/// (the `regex` crate's engine without its large tables: the supervisor's
+/// binary stays small), whose matching is linear in the name's length
+/// whatever the pattern
 /// (`a*a*a*a*b` made the backtracking matcher this replaces exponential).
 /// `globset` was not used: its syntax differs from fnmatch's (unclosed `[`,
 /// reversed ranges and `[!]` are errors there), so the pattern would have to
 /// be re-tokenized anyway and re-spelled in a second glob dialect.
-struct Matcher(regex::Regex);
+struct Matcher(regex_lite::Regex);
 
 impl Matcher {
     /// `None` if the pattern can match nothing (an empty set such as `[z-a]`)
@@ -190,7 +192,7 @@ impl Matcher {
         let mut re = String::from(r"(?s)\A");
         for tok in tokens(pattern) {
             match tok {
-                Tok::Lit(c) => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
+                Tok::Lit(c) => re.push_str(&regex_lite::escape(c.encode_utf8(&mut [0; 4]))),
                 Tok::Any => re.push('.'),
                 Tok::Star => re.push_str(".*"),
                 Tok::Set { negate, items } => {
@@ -210,7 +212,7 @@ impl Matcher {
             }
         }
         re.push_str(r"\z");
-        regex::Regex::new(&re).ok().map(Matcher)
+        regex_lite::Regex::new(&re).ok().map(Matcher)
     }
 
     fn is_match(&self, name: &str) -> bool {

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::core::events::Bus;
-use crate::core::logs::{capture, Origin, Sink, Tap};
+use crate::core::logs::{capture, Origin, Sink, Stream, Tap};
 use crate::core::seams::{Clock, Launcher, SpawnSpec, Spawned};
 use crate::core::state::Ms;
 use warden_types::Channel;
@@ -174,33 +174,31 @@ impl Launcher for OsLauncher {
             })?
             .as_raw();
         drop((in_r, out_w, err_w));
-        let origin = |channel, lc: &warden_config::StreamLog, tap: Option<Tap>| Origin {
+        let origin = Rc::new(Origin {
             bus: self.bus.clone(),
             group: cfg.group.clone(),
             name: cfg.name.clone(),
             pid,
+            strip_ansi: self.strip_ansi,
+            log: spec.log.clone(),
+        });
+        let stream = |channel, lc: &warden_config::StreamLog, tap: Option<Tap>| Stream {
             channel,
             log_events: lc.events_enabled,
             capture_maxbytes: usize::try_from(lc.capture_maxbytes).unwrap_or(0),
-            strip_ansi: self.strip_ansi,
-            echo: spec.echo.clone(),
             tap,
         };
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r) {
-            let o = origin(Channel::Stdout, &cfg.stdout, spec.tap.clone());
-            tokio::task::spawn_local(capture(rx, spec.stdout.clone(), o));
+            let st = stream(Channel::Stdout, &cfg.stdout, spec.tap.clone());
+            tokio::task::spawn_local(capture(rx, spec.stdout.clone(), origin.clone(), st));
         }
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(err_r) {
-            let o = origin(Channel::Stderr, &cfg.stderr, None);
-            tokio::task::spawn_local(capture(rx, spec.stderr.clone(), o));
+            let st = stream(Channel::Stderr, &cfg.stderr, None);
+            tokio::task::spawn_local(capture(rx, spec.stderr.clone(), origin, st));
         }
         let stdin = tokio::net::unix::pipe::Sender::from_owned_fd(in_w)
             .ok()
-            .map(|tx| {
-                let (q, rx) = mpsc::unbounded_channel();
-                tokio::task::spawn_local(write_stdin(tx, rx));
-                q
-            });
+            .map(|tx| Box::new(PipeStdin::Idle(Some(tx))) as Box<dyn crate::core::seams::Stdin>);
         Ok(Spawned { pid, stdin })
     }
 
@@ -240,6 +238,35 @@ impl Launcher for OsLauncher {
 
     fn open_log(&mut self, path: &Path, maxbytes: i64, backups: i64) -> std::io::Result<Rc<Sink>> {
         Sink::open(path, maxbytes, backups)
+    }
+}
+
+/// A child's stdin. The queue and its writer task exist only once something
+/// was sent: most programs are never written to, and each would cost a task
+/// and a channel.
+enum PipeStdin {
+    /// Nothing sent yet: just the pipe.
+    Idle(Option<tokio::net::unix::pipe::Sender>),
+    /// The writer task's queue.
+    Queue(mpsc::UnboundedSender<Vec<u8>>),
+}
+
+impl crate::core::seams::Stdin for PipeStdin {
+    fn send(&mut self, data: Vec<u8>) -> Result<(), std::io::Error> {
+        if let PipeStdin::Idle(pipe) = self {
+            let Some(pipe) = pipe.take() else {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            };
+            let (q, rx) = mpsc::unbounded_channel();
+            tokio::task::spawn_local(write_stdin(pipe, rx));
+            *self = PipeStdin::Queue(q);
+        }
+        match self {
+            PipeStdin::Queue(q) => q
+                .send(data)
+                .map_err(|_| std::io::ErrorKind::BrokenPipe.into()),
+            PipeStdin::Idle(_) => Err(std::io::ErrorKind::BrokenPipe.into()),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use warden_config::{Config, GroupConfig, LogFile, ProcessConfig};
 use warden_types::{Namespec, SupervisorState};
 
@@ -77,7 +77,6 @@ impl std::ops::Deref for ProcCfg {
 }
 
 /// A supervised process.
-#[derive(Debug)]
 pub(in crate::core) struct Proc {
     pub(in crate::core) cfg: ProcCfg,
     pub(in crate::core) policy: Policy,
@@ -90,7 +89,7 @@ pub(in crate::core) struct Proc {
     pub(in crate::core) stderr_path: Option<PathBuf>,
     pub(in crate::core) stdout: Option<Rc<Sink>>,
     pub(in crate::core) stderr: Option<Rc<Sink>>,
-    pub(in crate::core) stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    pub(in crate::core) stdin: Option<Box<dyn crate::core::seams::Stdin>>,
     /// When "waiting for NAME to stop" was last logged.
     pub(in crate::core) last_stop_report: Option<Ms>,
     /// The one state machine deadline armed for it, if any (a newer one
@@ -666,10 +665,6 @@ impl Engine {
                         .launcher
                         .open_log(path, lc.logfile_maxbytes, lc.logfile_backups)
                         .map_err(dispatchers)?;
-                    let (log, who) = (self.log.clone(), name.clone());
-                    sink.report_failures_to(Box::new(move |e| {
-                        log.log(Level::Warn, &format!("'{who}' output lost: {e}"));
-                    }));
                     *slot = Some(sink);
                 }
                 (None, _) => {}
@@ -690,7 +685,7 @@ impl Engine {
             argv,
             stdout: p.stdout.clone(),
             stderr,
-            echo: (self.log.level == Level::Debug).then(|| self.log.clone()),
+            log: self.log.clone(),
             tap: if listener {
                 self.listener_tap.clone()
             } else {

@@ -109,6 +109,8 @@ pub struct Interest {
     pub output: bool,
     /// Tick periods wanted (5, 60, 3600).
     pub ticks: [bool; 3],
+    /// Groups added and removed only (a subset of `changes`).
+    pub groups: bool,
 }
 
 /// The tick periods, in the order of [`Interest::ticks`].
@@ -131,6 +133,7 @@ impl Interest {
                 .iter()
                 .zip(self.ticks)
                 .any(|(p, w)| w && p == period),
+            EventKind::GroupAdded(_) | EventKind::GroupRemoved(_) => self.changes || self.groups,
             _ => self.changes,
         }
     }

@@ -34,9 +34,6 @@ pub enum Level {
     Critical,
 }
 
-/// Told of a failed write: the message.
-pub type FailureReport = Box<dyn Fn(&str)>;
-
 /// An append-only, rotating log file.
 pub struct Sink {
     path: PathBuf,
@@ -48,8 +45,6 @@ pub struct Sink {
     pub notify: tokio::sync::Notify,
     /// The error of the current episode of failed writes, if any.
     failure: RefCell<Option<String>>,
-    /// Told once at the start of each episode of failed writes.
-    on_failure: RefCell<Option<FailureReport>>,
 }
 
 impl std::fmt::Debug for Sink {
@@ -72,7 +67,6 @@ impl Sink {
             size: Cell::new(0),
             notify: tokio::sync::Notify::new(),
             failure: RefCell::new(None),
-            on_failure: RefCell::new(None),
         };
         s.reopen()?;
         Ok(Rc::new(s))
@@ -83,27 +77,19 @@ impl Sink {
         &self.path
     }
 
-    /// Calls `f` with the error once at the start of every episode of failed
-    /// writes (a full disk, a vanished file system): lost bytes are never
-    /// silent.
-    pub fn report_failures_to(&self, f: FailureReport) {
-        *self.on_failure.borrow_mut() = Some(f);
-    }
-
     /// The error of the current episode of failed writes, if any.
     pub fn failure(&self) -> Option<String> {
         self.failure.borrow().clone()
     }
 
-    fn failed(&self, e: &std::io::Error) {
+    /// Records a failed write; the message when it starts an episode.
+    fn failed(&self, e: &std::io::Error) -> Option<String> {
         if self.failure.borrow().is_some() {
-            return;
+            return None;
         }
         let msg = format!("cannot write to {}: {e}", self.path.display());
-        if let Some(f) = &*self.on_failure.borrow() {
-            f(&msg);
-        }
-        *self.failure.borrow_mut() = Some(msg);
+        *self.failure.borrow_mut() = Some(msg.clone());
+        Some(msg)
     }
 
     /// Closes the file until the next write (a process that is not running
@@ -141,31 +127,35 @@ impl Sink {
     }
 
     /// Appends `data`, then rotates when the file reached `maxbytes`.
-    pub fn write(&self, data: &[u8]) {
+    /// Returns the error once at the start of every episode of failed
+    /// writes (a full disk, a vanished file system), for the caller to
+    /// report: lost bytes are never silent.
+    pub fn write(&self, data: &[u8]) -> Option<String> {
         if data.is_empty() {
-            return;
+            return None;
         }
         if self.file.borrow().is_none() {
             if let Err(e) = self.reopen() {
-                self.failed(&e);
-                return;
+                return self.failed(&e);
             }
         }
         let written = match self.file.borrow_mut().as_mut() {
             Some(f) => f.write_all(data),
             None => Ok(()),
         };
-        match written {
+        let report = match written {
             Ok(()) => {
                 self.size.set(self.size.get() + data.len() as u64);
                 self.failure.borrow_mut().take();
+                None
             }
             Err(e) => self.failed(&e),
-        }
+        };
         if self.maxbytes > 0 && self.size.get() >= self.maxbytes {
             let _ = self.rotate();
         }
         self.notify.notify_waiters();
+        report
     }
 
     fn is_regular(&self) -> bool {
@@ -365,7 +355,7 @@ pub fn timestamp() -> String {
 /// The event listener protocol reads listeners' stdout this way.
 pub type Tap = Rc<dyn Fn(&str, &str, i32, &[u8])>;
 
-/// Who wrote what a capture task reads, and where it goes besides the log.
+/// Who wrote what a capture task reads: shared by the process's streams.
 #[derive(Clone)]
 pub struct Origin {
     /// The bus to publish on.
@@ -376,17 +366,22 @@ pub struct Origin {
     pub name: String,
     /// Its pid.
     pub pid: i32,
-    /// The stream.
+    /// `strip_ansi`.
+    pub strip_ansi: bool,
+    /// The main log: lost output is reported there, and every chunk is
+    /// echoed to it at `loglevel=debug`.
+    pub log: MainLog,
+}
+
+/// One stream of a process and where it goes besides the log.
+pub struct Stream {
+    /// Which stream.
     pub channel: Channel,
     /// `*_events_enabled`: its output is also a `PROCESS_LOG_*` event.
     pub log_events: bool,
     /// `*_capture_maxbytes`: capture mode between the XSUPERVISOR tokens
     /// (0: off).
     pub capture_maxbytes: usize,
-    /// `strip_ansi`.
-    pub strip_ansi: bool,
-    /// The main log, when every chunk is echoed to it (`loglevel=debug`).
-    pub echo: Option<MainLog>,
     /// Raw chunks for the listener protocol.
     pub tap: Option<Tap>,
 }
@@ -397,7 +392,6 @@ impl std::fmt::Debug for Origin {
             .field("group", &self.group)
             .field("name", &self.name)
             .field("pid", &self.pid)
-            .field("channel", &self.channel)
             .finish_non_exhaustive()
     }
 }
@@ -411,7 +405,8 @@ pub const END_TOKEN: &[u8] = b"<!--XSUPERVISOR:END-->";
 /// the log; with capture mode on, what stands between the tokens becomes a
 /// `PROCESS_COMMUNICATION_*` event instead.
 struct Recorder {
-    origin: Origin,
+    origin: Rc<Origin>,
+    stream: Stream,
     sink: Option<Rc<Sink>>,
     pending: Vec<u8>,
     capturing: bool,
@@ -420,10 +415,10 @@ struct Recorder {
 
 impl Recorder {
     fn feed(&mut self, data: &[u8]) {
-        if let Some(tap) = &self.origin.tap {
+        if let Some(tap) = &self.stream.tap {
             tap(&self.origin.group, &self.origin.name, self.origin.pid, data);
         }
-        if self.origin.capture_maxbytes == 0 {
+        if self.stream.capture_maxbytes == 0 {
             self.log(data);
             return;
         }
@@ -466,13 +461,13 @@ impl Recorder {
         }
         let data = std::mem::take(&mut self.captured);
         let o = &self.origin;
-        if let Some(log) = &o.echo {
-            log.log(
+        if o.log.level == Level::Debug {
+            o.log.log(
                 Level::Debug,
                 &format!(
                     "'{}' {} output:\n{}",
                     o.name,
-                    o.channel.name(),
+                    self.stream.channel.name(),
                     py_text(&data)
                 ),
             );
@@ -481,7 +476,7 @@ impl Recorder {
             group: o.group.clone(),
             name: o.name.clone(),
             pid: o.pid,
-            channel: o.channel,
+            channel: self.stream.channel,
             data: Rc::from(&data[..]),
         });
     }
@@ -500,25 +495,30 @@ impl Recorder {
             data
         };
         let o = &self.origin;
+        let st = &self.stream;
         if self.capturing {
             // a bounded buffer: the last capture_maxbytes bytes
             self.captured.extend_from_slice(data);
-            let over = self.captured.len().saturating_sub(o.capture_maxbytes);
+            let over = self.captured.len().saturating_sub(st.capture_maxbytes);
             self.captured.drain(..over);
         } else if let Some(s) = &self.sink {
-            s.write(data);
+            if let Some(e) = s.write(data) {
+                o.log
+                    .log(Level::Warn, &format!("'{}' output lost: {e}", o.name));
+            }
         }
-        if let Some(log) = &o.echo {
+        if o.log.level == Level::Debug {
+            let log = &o.log;
             // supervisord shows a listener's protocol output as Python
             // bytes, everything else as text
-            let shown = if o.tap.is_some() {
+            let shown = if st.tap.is_some() {
                 py_bytes_repr(data)
             } else {
                 py_text(data)
             };
             log.log(
                 Level::Debug,
-                &format!("'{}' {} output:\n{shown}", o.name, o.channel.name()),
+                &format!("'{}' {} output:\n{shown}", o.name, st.channel.name()),
             );
         }
         if o.bus.wants_output() {
@@ -526,9 +526,9 @@ impl Recorder {
                 group: o.group.clone(),
                 name: o.name.clone(),
                 pid: o.pid,
-                channel: o.channel,
+                channel: st.channel,
                 data: Rc::from(data),
-                log_event: o.log_events,
+                log_event: st.log_events,
             });
         }
     }
@@ -587,7 +587,12 @@ pub fn py_bytes_repr(data: &[u8]) -> String {
 
 /// Reads a child's pipe until EOF, recording everything as supervisord's
 /// output dispatcher does (see [`Origin`]).
-pub async fn capture(rx: tokio::net::unix::pipe::Receiver, sink: Option<Rc<Sink>>, origin: Origin) {
+pub async fn capture(
+    rx: tokio::net::unix::pipe::Receiver,
+    sink: Option<Rc<Sink>>,
+    origin: Rc<Origin>,
+    stream: Stream,
+) {
     // One read buffer for all pipes of this thread: a task borrows it only
     // between readiness and the end of its (synchronous) write, so 2000
     // idle pipes cost no buffer memory.
@@ -596,6 +601,7 @@ pub async fn capture(rx: tokio::net::unix::pipe::Receiver, sink: Option<Rc<Sink>
     }
     let mut rec = Recorder {
         origin,
+        stream,
         sink,
         pending: Vec::new(),
         capturing: false,

@@ -5,8 +5,6 @@
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use tokio::sync::mpsc;
-
 use crate::core::logs::{MainLog, Sink, Tap};
 use crate::core::state::Ms;
 
@@ -23,8 +21,9 @@ pub struct SpawnSpec<'a> {
     /// Where its stderr goes (None: discarded, or stdout's with
     /// `redirect_stderr`).
     pub stderr: Option<Rc<Sink>>,
-    /// The main log, when output is echoed to it (`loglevel=debug`).
-    pub echo: Option<MainLog>,
+    /// The main log (lost output is reported there; at `loglevel=debug`
+    /// every chunk is echoed to it).
+    pub log: MainLog,
     /// Raw stdout for the event listener protocol (listener processes only).
     pub tap: Option<Tap>,
 }
@@ -39,12 +38,22 @@ impl std::fmt::Debug for SpawnSpec<'_> {
 }
 
 /// A started process.
-#[derive(Debug)]
 pub struct Spawned {
     /// Its pid (and process group).
     pub pid: i32,
-    /// Its stdin: chunks sent here are written in order, whole.
-    pub stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    /// Its stdin.
+    pub stdin: Option<Box<dyn Stdin>>,
+}
+
+/// A process's stdin: chunks sent are written in order, each whole,
+/// however slowly the process reads.
+pub trait Stdin {
+    /// Queues `data`.
+    ///
+    /// # Errors
+    ///
+    /// The process closed its stdin.
+    fn send(&mut self, data: Vec<u8>) -> Result<(), std::io::Error>;
 }
 
 /// Starts and signals processes.

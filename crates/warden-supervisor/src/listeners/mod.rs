@@ -95,9 +95,16 @@ pub fn prepare(
 }
 
 /// What to subscribe to for pools subscribing to `subscriptions`: only what
-/// some pool wants (no ticks, no output copies otherwise).
+/// some pool wants (no ticks, no output copies otherwise); with no pool, only
+/// groups added and removed (a pool may come with a re-read config).
 fn interest<'a>(subscriptions: impl Iterator<Item = &'a String>) -> Interest {
     let subs: Vec<&String> = subscriptions.collect();
+    if subs.is_empty() {
+        return Interest {
+            groups: true,
+            ..Interest::default()
+        };
+    }
     let wants = |t: &str| subs.iter().any(|s| protocol::subscribes(s, t));
     let mut ticks = [false; 3];
     for (i, period) in TICK_PERIODS.iter().enumerate() {
@@ -107,6 +114,7 @@ fn interest<'a>(subscriptions: impl Iterator<Item = &'a String>) -> Interest {
         changes: true,
         output: wants("PROCESS_LOG_STDOUT") || wants("PROCESS_LOG_STDERR"),
         ticks,
+        groups: true,
     }
 }
 

@@ -205,14 +205,17 @@ pub(super) fn send_stdin(
         (_, Some(id)) => id,
         _ => return Err(ApiError::new(ErrorKind::BadName, &name)),
     };
-    let p = &e.procs[&id];
+    let Some(p) = e.procs.get_mut(&id) else {
+        return Err(ApiError::new(ErrorKind::BadName, &name));
+    };
     if p.fsm.pid.is_none() || p.fsm.killing {
         return Err(ApiError::new(ErrorKind::NotRunning, &name));
     }
-    let Some(tx) = &p.stdin else {
+    let Some(stdin) = p.stdin.as_mut() else {
         return Err(ApiError::new(ErrorKind::NoFile, &name));
     };
-    tx.send(data)
+    stdin
+        .send(data)
         .map_err(|_| ApiError::new(ErrorKind::NoFile, &name))?;
     Ok(Reply::Ok)
 }
