@@ -13,14 +13,6 @@ use std::time::Duration;
 
 use helper::{bin, wait_for, Kind, Scratch, Sup, HEADER};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Sends raw bytes over the unix socket; returns what came back.
 fn raw(dir: &Path, bytes: &[u8]) -> String {
     let mut s = UnixStream::connect(dir.join("sock")).unwrap();
@@ -74,7 +66,7 @@ fn a_percent_escape_that_splits_utf8_is_a_404_not_a_crash() {
 #[test]
 fn connections_over_the_limit_get_503_and_idle_ones_time_out() {
     let scratch = Scratch::new();
-    let port = free_port();
+    let port = helper::free_port();
     let dir = scratch.join("w");
     let conf = format!(
         "http_max_connections=3\nhttp_idle_timeout=1\nhttp_max_body=1KB\n\n[inet_http_server]\nport=127.0.0.1:{port}\n"
@@ -180,7 +172,7 @@ fn proc_pid(sup: &Sup, name: &str) -> Option<i32> {
 #[test]
 fn running_out_of_descriptors_does_not_kill_the_listeners() {
     let scratch = Scratch::new();
-    let port = free_port();
+    let port = helper::free_port();
     let dir = scratch.join("w");
     // Connections are not limited here, so the descriptors run out first.
     let conf = format!(
@@ -239,17 +231,8 @@ fn running_out_of_descriptors_does_not_kill_the_listeners() {
         .contains("HTTP server accepts connections again"));
 }
 
-/// A raw XML-RPC call with string parameters; returns the body.
-fn call(sup: &Sup, method: &str, params: &[&str]) -> String {
-    let params: String = params
-        .iter()
-        .map(|p| format!("<param><value><string>{p}</string></value></param>\n"))
-        .collect();
-    sup.rpc(method, &params)
-}
-
 fn state_of(sup: &Sup, name: &str) -> String {
-    let body = call(sup, "supervisor.getProcessInfo", &[name]);
+    let body = sup.call("supervisor.getProcessInfo", &[name]);
     body.split("<name>statename</name>")
         .nth(1)
         .and_then(|r| r.split("<string>").nth(1))
@@ -293,7 +276,7 @@ fn stdin_writes_stay_in_order_and_whole_when_the_child_reads_late() {
     let mut want = String::new();
     for i in 0..40 {
         let msg = format!("[{i:02}]{}\n", "abcdefgh".repeat(20 * 128));
-        let r = call(&w, "supervisor.sendProcessStdin", &["late", &msg]);
+        let r = w.call("supervisor.sendProcessStdin", &["late", &msg]);
         assert!(r.contains("<boolean>1</boolean>"), "{r}");
         want.push_str(&msg);
     }
@@ -317,12 +300,12 @@ fn a_log_whose_directory_vanished_is_a_spawn_error_as_in_supervisord() {
             (state_of(sup, "nolog") == "RUNNING").then_some(())
         });
         std::fs::remove_dir_all(sup.dir.join("logs")).unwrap();
-        let stop = call(sup, "supervisor.stopProcess", &["nolog"]);
+        let stop = sup.call("supervisor.stopProcess", &["nolog"]);
         assert!(stop.contains("<boolean>1</boolean>"), "{stop}");
     }
     let shown = |sup: &Sup| {
-        let start = call(sup, "supervisor.startProcess", &["nolog"]);
-        let info = call(sup, "supervisor.getProcessInfo", &["nolog"]);
+        let start = sup.call("supervisor.startProcess", &["nolog"]);
+        let info = sup.call("supervisor.getProcessInfo", &["nolog"]);
         (
             start.contains("<int>50</int>"),
             field(&info, "spawnerr"),
@@ -384,7 +367,7 @@ fn lost_output_is_reported_once_in_the_main_log_and_in_status() {
         Duration::from_secs(10),
         "the failure in the description",
         || {
-            let info = call(&w, "supervisor.getProcessInfo", &["full"]);
+            let info = w.call("supervisor.getProcessInfo", &["full"]);
             field(&info, "description")
                 .contains("cannot write to /dev/full")
                 .then_some(info)
@@ -413,7 +396,7 @@ fn auto_logs_are_private_new_files() {
         "",
         "[program:auto]\ncommand={child} --tag {tag}\nstartsecs=0\n",
     );
-    let info = call(&w, "supervisor.getProcessInfo", &["auto"]);
+    let info = w.call("supervisor.getProcessInfo", &["auto"]);
     for key in ["stdout_logfile", "stderr_logfile"] {
         let path = field(&info, key);
         assert!(path.contains("auto-"), "{key}: {path}");

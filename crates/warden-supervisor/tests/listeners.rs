@@ -101,14 +101,6 @@ fn setup(scratch: &Scratch, programs: &str) -> (Sup, Sup) {
     pair(scratch, programs)
 }
 
-fn call(sup: &Sup, method: &str, params: &[&str]) -> String {
-    let params: String = params
-        .iter()
-        .map(|p| format!("<param><value><string>{p}</string></value></param>\n"))
-        .collect();
-    sup.rpc(method, &params)
-}
-
 fn settle_both(r: &Sup, w: &Sup, what: &str, cond: impl Fn(&Sup) -> bool) {
     for sup in [r, w] {
         wait_for(Duration::from_secs(30), what, || cond(sup).then_some(()));
@@ -141,11 +133,11 @@ fn every_event_type_reaches_listeners_as_in_supervisord() {
         all.matches("FATAL").count() >= 1 && all.contains("EXITED")
     });
     for sup in [&r, &w] {
-        let a = call(sup, "supervisor.sendRemoteCommEvent", &["mytype", "mydata"]);
+        let a = sup.call("supervisor.sendRemoteCommEvent", &["mytype", "mydata"]);
         assert!(a.contains("<boolean>1</boolean>"), "{a}");
-        let a = call(sup, "supervisor.stopProcess", &["sleeper"]);
+        let a = sup.call("supervisor.stopProcess", &["sleeper"]);
         assert!(a.contains("<boolean>1</boolean>"), "{a}");
-        let a = call(sup, "supervisor.removeProcessGroup", &["sleeper"]);
+        let a = sup.call("supervisor.removeProcessGroup", &["sleeper"]);
         assert!(a.contains("<boolean>1</boolean>"), "{a}");
     }
     // a TICK_5 and the last event arrive in both
@@ -216,7 +208,7 @@ fn a_rejected_event_is_sent_again() {
             .contains("RUNNING")
     });
     for sup in [&r, &w] {
-        call(sup, "supervisor.sendRemoteCommEvent", &["t", "first"]);
+        sup.call("supervisor.sendRemoteCommEvent", &["t", "first"]);
     }
     settle_both(&r, &w, "the event twice", |s| records(s, "rej").len() >= 2);
     for sup in [&r, &w] {
@@ -243,11 +235,7 @@ fn a_full_buffer_drops_the_oldest_event() {
     });
     for sup in [&r, &w] {
         for i in 0..6 {
-            call(
-                sup,
-                "supervisor.sendRemoteCommEvent",
-                &["t", &format!("m{i}")],
-            );
+            sup.call("supervisor.sendRemoteCommEvent", &["t", &format!("m{i}")]);
         }
     }
     settle_both(&r, &w, "the buffer drained", |s| {
@@ -285,11 +273,7 @@ fn a_pool_of_two_shares_the_events() {
     });
     for sup in [&r, &w] {
         for i in 0..5 {
-            call(
-                sup,
-                "supervisor.sendRemoteCommEvent",
-                &["t", &format!("m{i}")],
-            );
+            sup.call("supervisor.sendRemoteCommEvent", &["t", &format!("m{i}")]);
         }
     }
     settle_both(&r, &w, "all five", |s| records(s, "two").len() >= 5);
@@ -315,7 +299,7 @@ fn a_listener_killed_while_busy_does_not_lose_the_event() {
             .contains("RUNNING")
     });
     for sup in [&r, &w] {
-        call(sup, "supervisor.sendRemoteCommEvent", &["t", "die"]);
+        sup.call("supervisor.sendRemoteCommEvent", &["t", "die"]);
     }
     settle_both(&r, &w, "the event again after the restart", |s| {
         records(s, "dies").len() >= 2

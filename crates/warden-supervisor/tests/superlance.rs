@@ -21,14 +21,6 @@ fn tool(name: &str) -> PathBuf {
     p
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The pid of a RUNNING process, from getProcessInfo.
 fn running_pid(sup: &Sup, name: &str) -> Option<i32> {
     let body = sup.rpc(
@@ -124,7 +116,7 @@ fn httpok_restarts_a_program_whose_url_stops_answering() {
         )
     };
     // each supervisor gets its own port, so write the configs by hand
-    let (rp, wp) = (free_port(), free_port());
+    let (rp, wp) = (helper::free_port(), helper::free_port());
     let rd = scratch.join("real");
     let (r, w) = std::thread::scope(|s| {
         let t = s.spawn(|| Sup::start(helper::Kind::Real, &rd, &programs(rp)));
@@ -204,7 +196,7 @@ fn fatalmailbatch_sends_one_mail_when_a_program_goes_fatal() {
     let mut programs = Vec::new();
     for d in ["real", "warden"] {
         let dir = scratch.join(d);
-        let port = free_port();
+        let port = helper::free_port();
         let script = write(&dir, "smtp.py", SMTP_SINK);
         sinks.push(Sink(
             Command::new(supervisor_bin().join("python"))

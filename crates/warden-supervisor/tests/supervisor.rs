@@ -646,18 +646,10 @@ startsecs=0
     assert!(test_programs::alive(w.pid));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn inet_server_with_sha_auth_matches() {
     let scratch = Scratch::new();
-    let (pr, pw) = (free_port(), free_port());
+    let (pr, pw) = (helper::free_port(), helper::free_port());
     let progs = |port: u16| {
         format!(
             "

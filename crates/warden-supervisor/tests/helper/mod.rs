@@ -131,6 +131,15 @@ impl Sup {
         ))
     }
 
+    /// A raw XML-RPC call with string parameters; returns the body.
+    pub fn call(&self, method: &str, params: &[&str]) -> String {
+        let params: String = params
+            .iter()
+            .map(|p| format!("<param><value><string>{p}</string></value></param>\n"))
+            .collect();
+        self.rpc(method, &params)
+    }
+
     /// Sends a raw HTTP/1.0 request; returns status line + body.
     pub fn http(&self, req: &str) -> String {
         let mut s = std::os::unix::net::UnixStream::connect(self.dir.join("sock")).unwrap();
@@ -320,4 +329,13 @@ fn sort_structs_keeps_the_document_whole() {
         "<data>\n<value><struct>A</struct></value>\n<value><struct>B</struct></value>\n</data>"
     );
     assert_eq!(sort_structs(&sort_structs(doc)), sort_structs(doc));
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
