@@ -246,9 +246,12 @@ fn sh_blocks(text: &str) -> Vec<(usize, String)> {
 #[test]
 fn docs_shell_blocks_pass() {
     let warden = PathBuf::from(env!("CARGO_BIN_EXE_warden"));
+    // warden, and the library's examples (docs/library.md runs `ticker`).
+    let bin_dir = warden.parent().unwrap();
     let path = format!(
-        "{}:{}",
-        warden.parent().unwrap().display(),
+        "{}:{}:{}",
+        bin_dir.display(),
+        bin_dir.join("examples").display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let mut ran = 0;
