@@ -159,7 +159,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     if opts.version {
+        // The first line is supervisord's answer, for tools that parse it;
+        // as `warden supervise` (not as a `supervisord` link), a second line
+        // says which warden this is.
         println!("{SUPERVISOR_VERSION}");
+        if argv0(&args).ends_with(" supervise") {
+            println!("warden {}", env!("CARGO_PKG_VERSION"));
+        }
         return 0;
     }
     let env = warden_config::host_env();
