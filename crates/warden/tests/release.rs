@@ -4,7 +4,8 @@
 //!
 //! `scripts/release` is run once, with `--binary` on the debug `warden` this
 //! test suite was built with (a musl release build with LTO takes minutes;
-//! the packaging steps are the same). Needs `dpkg-deb` and `man` (`man-db`).
+//! the packaging steps are the same). `scripts/ensure-release-tools`
+//! installs `dpkg-deb` and `man` (`man-db`) from Debian when missing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -50,6 +51,9 @@ impl Drop for Reap {
 
 #[test]
 fn release_artifacts_install_and_run() {
+    ok(&mut Command::new(
+        repo().join("scripts/ensure-release-tools"),
+    ));
     let s = Scratch::new();
     let out = s.join("artifacts");
     let listed = ok(Command::new(repo().join("scripts/release"))
