@@ -133,6 +133,12 @@ count as running, as in supervisorctl); 3 some STOPPED, EXITED, FATAL or
 UNKNOWN; 4 cannot connect or unknown name.
 ";
 
+/// The text `PROGNAME -h` prints: supervisorctl's usage, then warden's
+/// extensions (for man pages).
+pub fn help_text(progname: &str) -> String {
+    format!("{}\n{}", DOC.replace("%s", progname), WARDEN_DOC)
+}
+
 /// Run `warden ctl` / `supervisorctl`. `args[0]` is the program name (used
 /// in messages and, like supervisorctl's `sys.argv[0]`, to find
 /// `../etc/supervisord.conf`); the rest are the arguments. Returns the exit
@@ -147,7 +153,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let opts = match options::realize(&progname, &rest, &env) {
         Ok(o) => o,
         Err(options::Early::Help) => {
-            let text = format!("{}\n{}", DOC.replace("%s", &progname), WARDEN_DOC);
+            let text = help_text(&progname);
             let _ = std::io::stdout().write_all(text.as_bytes());
             return exit::SUCCESS;
         }

@@ -48,9 +48,9 @@
 //!   comes right after `startsecs`, FATAL right after the last failure,
 //!   exits are noticed at once (the documented rules, without the latency).
 //!   Waiting calls answer as soon as the change they wait for happens.
-//! - `[eventlistener:x]`, `[fcgi-program:x]` and non-default
-//!   `[rpcinterface:x]` factories are parsed but not run (a warning is
-//!   logged); `syslog` log targets are ignored.
+//! - `[fcgi-program:x]` and non-default `[rpcinterface:x]` factories are
+//!   parsed but not run (a warning is logged); `syslog` log targets are
+//!   ignored. (`[eventlistener:x]` pools run: see [`listeners`].)
 //! - `minfds`/`minprocs` are enforced as supervisord does, but the "Increased
 //!   RLIMIT_NOFILE limit" info lines are not logged.
 //! - `GET /` is warden's live dashboard, not supervisord's status table;
@@ -159,7 +159,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     if opts.version {
+        // The first line is supervisord's answer, for tools that parse it;
+        // as `warden supervise` (not as a `supervisord` link), a second line
+        // says which warden this is.
         println!("{SUPERVISOR_VERSION}");
+        if argv0(&args).ends_with(" supervise") {
+            println!("warden {}", env!("CARGO_PKG_VERSION"));
+        }
         return 0;
     }
     let env = warden_config::host_env();

@@ -80,6 +80,19 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Print a shell completion script on stdout (bash: `source <(warden completions bash)`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (warden.1, warden-start.1, ..., warden-supervise.1,
+    /// warden-ctl.1) into DIR (`man -l DIR/warden.1` reads one).
+    Manpages {
+        /// Where to write them (created if missing).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// Which instance: by name (in the run directory) or by pidfile.

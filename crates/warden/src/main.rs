@@ -8,6 +8,7 @@
 
 mod cli;
 mod commands;
+mod manuals;
 mod names;
 mod output;
 mod record;
@@ -182,6 +183,8 @@ fn main() -> ExitCode {
         cli::Command::Signal(a) => commands::signal(&a),
         cli::Command::Logs(a) => output::logs(&a),
         cli::Command::Forget(a) => commands::forget(&a),
+        cli::Command::Completions { shell } => manuals::completions(shell),
+        cli::Command::Manpages { dir } => manuals::manpages(&dir),
         // Normally handed over by delegate() before parsing; kept working
         // should clap ever get here (e.g. a global option it parsed first).
         cli::Command::Ctl { args } => Ok(hand_over(std::ffi::OsStr::new(&args_os0()), "ctl", args)),
