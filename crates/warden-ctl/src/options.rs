@@ -45,6 +45,15 @@ pub struct Options {
     pub args: Vec<String>,
 }
 
+impl Options {
+    /// Called as `warden ctl` (the `warden` binary's subcommand), not as
+    /// `supervisorctl`: warden's own additions may show.
+    #[must_use]
+    pub fn warden_named(&self) -> bool {
+        self.progname.ends_with("warden ctl")
+    }
+}
+
 /// What realizing the options decided besides success.
 #[derive(Debug)]
 pub enum Early {

@@ -501,3 +501,25 @@ fn slow_logtail_readers_of_a_flooding_program_cost_little_memory() {
     drop(readers);
     assert!(state_ok(&w));
 }
+
+#[test]
+fn warden_ctl_version_says_which_warden_after_the_server_version() {
+    let scratch = Scratch::new();
+    let w = start_with(&scratch.join("w"), "", "");
+    let out = Command::new(bin("warden"))
+        .args(["ctl", "-c"])
+        .arg(&w.conf)
+        .arg("version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "4.3.0",
+            &format!("warden ctl {}", env!("CARGO_PKG_VERSION"))
+        ],
+        "{text}"
+    );
+}

@@ -769,6 +769,24 @@ fn ctl_is_reachable_as_a_subcommand_and_as_supervisorctl() {
         "{}",
         stderr(&o)
     );
+    // As `warden ctl`, help lists warden's own commands after
+    // supervisorctl's; as `supervisorctl`, the listing stays its own.
+    let conf = e.s.join("ctl.conf");
+    std::fs::write(
+        &conf,
+        "[supervisorctl]\nserverurl=unix:///nonexistent.sock\n",
+    )
+    .unwrap();
+    let conf = conf.to_string_lossy().into_owned();
+    let o = e.run(&["ctl", "-c", &conf, "help"]);
+    assert!(stdout(&o).contains("version\n"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("warden commands"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("\nwait\n"), "{}", stdout(&o));
+    let o = Command::new(&link)
+        .args(["-c", &conf, "help"])
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains("warden commands"), "{}", stdout(&o));
 }
 
 /// Regression: the death of a program that exits right after its exec could

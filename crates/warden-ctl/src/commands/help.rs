@@ -5,6 +5,11 @@ use crate::ctl::{Ctl, R};
 /// `help` with no topic: `cmd.Cmd`'s listing of the commands.
 const HELP_TOPICS: &str = "\ndefault commands (type help <topic>):\n=====================================\nadd    exit      open  reload  restart   start   tail   \navail  fg        pid   remove  shutdown  status  update \nclear  maintail  quit  reread  signal    stop    version\n\n";
 
+/// warden's own commands, listed after supervisorctl's when called as
+/// `warden ctl` (as `supervisorctl` the listing stays supervisorctl's).
+const WARDEN_TOPICS: &str =
+    "warden commands (type help <topic>):\n====================================\nwait\n\n";
+
 impl Ctl {
     pub(super) fn do_help(&mut self, arg: &str) -> R<()> {
         let arg = arg.trim();
@@ -15,6 +20,9 @@ impl Ctl {
         }
         if arg.is_empty() {
             self.out.extend_from_slice(HELP_TOPICS.as_bytes());
+            if self.opts.warden_named() {
+                self.out.extend_from_slice(WARDEN_TOPICS.as_bytes());
+            }
             return Ok(());
         }
         if !self.help_topic(arg) {

@@ -12,6 +12,11 @@ impl Ctl {
         }
         let version = self.client.supervisor_version()?;
         self.output(&version);
+        // As `warden ctl`, also say which warden this is; as `supervisorctl`
+        // (a link) the output stays supervisorctl's, which scripts parse.
+        if self.opts.warden_named() {
+            self.output(&format!("warden ctl {}", env!("CARGO_PKG_VERSION")));
+        }
         Ok(())
     }
 }
