@@ -271,7 +271,58 @@ pub fn load(
     env: &HashMap<String, String>,
     opts: &Options,
 ) -> Result<warden_config::Loaded, String> {
-    let mut loaded = warden_config::load(path, env).map_err(|e| e.to_string())?;
+    load_worded(path, env, opts, |e| e.to_string())
+}
+
+/// The text of `CANT_REREAD` as supervisord words it for a bad process
+/// section: `WHY in section 'S' (file: 'F')`, from the first error. Other
+/// errors (and start-up, where warden lists every error with its line) keep
+/// warden's own text.
+pub(crate) fn reread_words(errs: &warden_config::ConfigErrors) -> String {
+    use warden_config::ErrorKind as K;
+    let Some(first) = errs.errors().first() else {
+        return errs.to_string();
+    };
+    let why = match &first.kind {
+        K::InvalidValue { reason, .. } => reason,
+        K::MissingKey { what } => what,
+        K::Invalid(why) => why,
+        _ => return errs.to_string(),
+    };
+    let loc = &first.location;
+    let process_section = |s: &&String| {
+        ["program:", "fcgi-program:", "eventlistener:"]
+            .iter()
+            .any(|p| s.starts_with(p))
+    };
+    match (loc.section.as_ref().filter(process_section), &loc.file) {
+        (Some(section), Some(file)) => format!(
+            "{why} in section {} (file: {})",
+            py_repr(section),
+            py_repr(&file.to_string_lossy())
+        ),
+        _ => errs.to_string(),
+    }
+}
+
+/// Python's `repr` of a string (the quotes it picks; no escapes needed for
+/// names and paths).
+fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\'', "\\'"))
+    }
+}
+
+/// [`load`] with the errors worded by `words`.
+pub(crate) fn load_worded(
+    path: &std::path::Path,
+    env: &HashMap<String, String>,
+    opts: &Options,
+    words: fn(&warden_config::ConfigErrors) -> String,
+) -> Result<warden_config::Loaded, String> {
+    let mut loaded = warden_config::load(path, env).map_err(|e| words(&e))?;
     let s = &mut loaded.config.supervisord;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let abs = |p: &PathBuf| {

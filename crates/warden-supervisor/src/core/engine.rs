@@ -807,6 +807,8 @@ impl Engine {
     }
 
     fn reopen_logs(&mut self) {
+        // supervisord says so before reopening (into the old file).
+        self.log.log(Level::Info, "supervisord logreopen");
         if let Some(s) = &self.log.sink {
             let _ = s.reopen();
         }

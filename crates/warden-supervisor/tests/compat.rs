@@ -1,0 +1,143 @@
+//! The last details of supervisord compatibility, each compared with the
+//! real supervisord 4.3.0 on the same config: the debug echo of child output,
+//! fault texts, the log-reopen line, `-?`, the order of start-up lines and
+//! syslog output.
+
+mod helper;
+
+use std::time::Duration;
+
+use helper::{normalize, pair, pair_with, same, wait_for, Scratch, Sup, HEADER};
+
+fn debug_header() -> String {
+    HEADER.replace("loglevel=info", "loglevel=debug")
+}
+
+/// The main-log entries that echo child output (`'NAME' stdout output:` and
+/// the text up to the next dated line), without their timestamps.
+fn echoes(log: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in log.lines() {
+        let dated = line.len() > 24 && line.as_bytes()[4] == b'-' && line.as_bytes()[19] == b',';
+        if dated {
+            out.extend(cur.take());
+            if line.contains(" output:") {
+                cur = Some(line[24..].to_string());
+            }
+        } else if let Some(c) = &mut cur {
+            c.push('\n');
+            c.push_str(line);
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+#[test]
+fn debug_echo_of_child_output_matches() {
+    let scratch = Scratch::new();
+    let script = scratch.join("emit.sh");
+    std::fs::write(
+        &script,
+        "printf 'hello there\\n'\nsleep 0.5\nprintf 'bad \\377 byte\\n' >&2\nsleep 0.5\nprintf 'two\\nlines\\n'\nexec sleep 1000\n",
+    )
+    .unwrap();
+    let progs = format!(
+        "[program:talk]\ncommand=/bin/sh {}\nstartsecs=0\nautorestart=false\n",
+        script.display()
+    );
+    let (r, w) = pair_with(&scratch, &debug_header(), &progs);
+    let want = 3;
+    let got = |s: &Sup| {
+        wait_for(Duration::from_secs(15), "three echoes", || {
+            let e = echoes(&s.mainlog());
+            (e.len() >= want).then_some(e)
+        })
+    };
+    let (a, b) = (got(&r), got(&w));
+    assert_eq!(a, b, "real (left) vs warden (right)");
+    assert!(
+        b.iter()
+            .any(|e| e.contains("Undecodable: b'bad \\xff byte\\n'")),
+        "{b:?}"
+    );
+}
+
+#[test]
+fn no_file_and_cant_reread_texts_match() {
+    let scratch = Scratch::new();
+    let progs = "
+[program:quiet]
+command={child} --tag {tag}
+startsecs=0
+stdout_logfile=NONE
+";
+    let (r, w) = pair(&scratch, progs);
+    r.settle();
+    w.settle();
+    let dirs = [r.dir.as_path(), w.dir.as_path()];
+    // a log that is NONE: supervisord's fault text is just `NO_FILE`
+    let params = "<param><value><string>quiet</string></value></param>\n<param><value><int>0</int></value></param>\n<param><value><int>100</int></value></param>\n";
+    let a = normalize(&r.rpc("supervisor.readProcessStdoutLog", params), &dirs);
+    let b = normalize(&w.rpc("supervisor.readProcessStdoutLog", params), &dirs);
+    assert_eq!(a, b, "readProcessStdoutLog: real (left) vs warden (right)");
+    assert!(b.contains("<string>NO_FILE</string>"), "{b}");
+    // a config broken after start: reread and update print supervisord's words
+    for bad in [
+        "[program:bad]\ncommand=sleep 1\nstartsecs=abc\n",
+        "[program:bad]\nstartsecs=1\n",
+        "[program:bad]\ncommand=sleep 1\nautorestart=maybe\n",
+        "[program:bad]\ncommand=sleep 1\nstopsignal=FOO\n",
+        "[program:bad]\ncommand=sleep 1\nnumprocs=2\n",
+    ] {
+        let confs: Vec<String> = [&r, &w]
+            .iter()
+            .map(|s| std::fs::read_to_string(&s.conf).unwrap())
+            .collect();
+        for (s, c) in [&r, &w].iter().zip(&confs) {
+            std::fs::write(&s.conf, format!("{c}\n{bad}")).unwrap();
+        }
+        let out = same(&r, &w, &["reread"]);
+        assert!(
+            out.contains("in section 'program:bad' (file: 'DIR/sup.conf')"),
+            "{out}"
+        );
+        same(&r, &w, &["update"]);
+        for (s, c) in [&r, &w].iter().zip(&confs) {
+            std::fs::write(&s.conf, c).unwrap();
+        }
+    }
+}
+
+#[test]
+fn usr2_logs_the_reopen_like_supervisord() {
+    let scratch = Scratch::new();
+    let (r, w) = pair(
+        &scratch,
+        "[program:calm]\ncommand={child} --tag {tag}\nstartsecs=0\n",
+    );
+    r.settle();
+    w.settle();
+    let lines = |s: &Sup| {
+        test_programs::kill(s.pid, "USR2");
+        wait_for(Duration::from_secs(15), "the reopen line", || {
+            let log = s.mainlog();
+            let v: Vec<String> = log
+                .lines()
+                .filter(|l| l.contains("SIGUSR2") || l.contains("logreopen"))
+                .map(|l| l.get(24..).unwrap_or("").to_string())
+                .collect();
+            (v.len() >= 2).then_some(v)
+        })
+    };
+    let (a, b) = (lines(&r), lines(&w));
+    assert_eq!(a, b, "real (left) vs warden (right)");
+    assert_eq!(
+        b,
+        [
+            "INFO received SIGUSR2 indicating log reopen request",
+            "INFO supervisord logreopen"
+        ]
+    );
+}
