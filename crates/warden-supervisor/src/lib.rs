@@ -83,6 +83,7 @@ use clap::Parser;
 #[command(
     name = "supervisord",
     disable_version_flag = true,
+    disable_help_flag = true,
     about = "supervisord -- run a set of applications as daemons."
 )]
 pub struct Options {
@@ -143,6 +144,9 @@ pub struct Options {
     /// validate the config, print the expanded process list and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
+    /// print this help and exit (`-?` too, as supervisord accepts)
+    #[arg(short = 'h', long = "help", short_alias = '?', action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// The version supervisord reports.

@@ -141,3 +141,34 @@ fn usr2_logs_the_reopen_like_supervisord() {
         ]
     );
 }
+
+#[test]
+fn question_mark_is_help_like_supervisord() {
+    let run = |exe: std::path::PathBuf, pre: &[&str]| {
+        let out = std::process::Command::new(exe)
+            .args(pre)
+            .arg("-?")
+            .output()
+            .expect("run with -?");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.stderr.is_empty(),
+        )
+    };
+    let real = run(helper::supervisor_bin().join("supervisord"), &[]);
+    assert_eq!(real.0, Some(0));
+    assert!(real.1.contains("Usage:") && real.2, "{real:?}");
+    for (exe, pre) in [
+        (helper::bin("warden-supervisord"), &[][..]),
+        (helper::bin("warden"), &["supervise"][..]),
+    ] {
+        let (code, out, quiet) = run(exe, pre);
+        assert_eq!(code, real.0, "{pre:?}: {out}");
+        assert!(
+            out.contains("Usage:") && out.contains("--configuration"),
+            "{out}"
+        );
+        assert!(quiet, "{pre:?}: help goes to stdout only");
+    }
+}
