@@ -172,3 +172,37 @@ fn question_mark_is_help_like_supervisord() {
         assert!(quiet, "{pre:?}: help goes to stdout only");
     }
 }
+
+#[test]
+fn startsecs_zero_logs_every_spawn_before_the_successes() {
+    let scratch = Scratch::new();
+    let progs = "
+[program:a]
+command={child} --tag {tag}
+startsecs=0
+
+[program:b]
+command={child} --tag {tag}
+startsecs=0
+
+[program:c]
+command={child} --tag {tag}
+startsecs=0
+";
+    let (r, w) = pair(&scratch, progs);
+    let order = |s: &Sup| {
+        wait_for(Duration::from_secs(15), "three successes", || {
+            let dirs = [r.dir.as_path(), w.dir.as_path()];
+            let v: Vec<String> = s
+                .mainlog()
+                .lines()
+                .filter(|l| l.contains(" spawned: ") || l.contains(" success: "))
+                .map(|l| normalize(l.get(24..).unwrap_or(""), &dirs))
+                .collect();
+            (v.iter().filter(|l| l.contains("success:")).count() == 3).then_some(v)
+        })
+    };
+    let (a, b) = (order(&r), order(&w));
+    assert_eq!(a, b, "real (left) vs warden (right)");
+    assert!(b[..3].iter().all(|l| l.contains("spawned:")), "{b:?}");
+}
