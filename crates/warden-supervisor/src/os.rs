@@ -183,6 +183,7 @@ impl Launcher for OsLauncher {
             log_events: lc.events_enabled,
             capture_maxbytes: usize::try_from(lc.capture_maxbytes).unwrap_or(0),
             strip_ansi: self.strip_ansi,
+            syslog: lc.syslog,
             echo: spec.echo.clone(),
             tap,
         };

@@ -206,3 +206,94 @@ startsecs=0
     assert_eq!(a, b, "real (left) vs warden (right)");
     assert!(b[..3].iter().all(|l| l.contains("spawned:")), "{b:?}");
 }
+
+/// Runs its arguments with `$1` bound at `/dev/log`, in a private mount
+/// namespace (started by `unshare`) whose `/dev` is a tmpfs holding only
+/// the usual device nodes, so the host's `/dev` is never touched.
+const WITH_DEV_LOG: &str = r#"set -e
+S=$1; shift
+O=$(mktemp -d)
+mount --bind /dev "$O"
+mount -t tmpfs tmpfs /dev
+for n in null zero random urandom tty full; do touch /dev/$n; mount --bind "$O/$n" /dev/$n; done
+ln -s /proc/self/fd /dev/fd
+touch /dev/log
+mount --bind "$S" /dev/log
+umount -l "$O"
+rmdir "$O"
+exec "$@"
+"#;
+
+#[test]
+fn syslog_output_matches_what_supervisord_sends() {
+    use std::os::unix::net::UnixDatagram;
+    let scratch = Scratch::new();
+    let wrapper = scratch.join("with-dev-log.sh");
+    std::fs::write(&wrapper, WITH_DEV_LOG).unwrap();
+    let progs = r#"
+[program:talk]
+command=/bin/sh -c "printf 'hello\n\nworld\n'; sleep 0.3; printf 'err line\n' >&2; sleep 0.3; printf 'no newline'; exec sleep 1000"
+stdout_syslog=true
+stderr_syslog=true
+startsecs=0
+"#;
+    let receive = |kind: helper::Kind, sub: &str| {
+        let sock_path = scratch.join(&format!("{sub}.sock"));
+        let sock = UnixDatagram::bind(&sock_path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let dir = scratch.join(sub);
+        let prefix = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            wrapper.to_str().unwrap(),
+            sock_path.to_str().unwrap(),
+        ];
+        let sup = Sup::start_via(kind, &dir, HEADER, progs, &prefix);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        wait_for(Duration::from_secs(15), "five syslog messages", || {
+            if let Ok(n) = sock.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+            (got.len() >= 5).then_some(())
+        });
+        // nothing more arrives
+        std::thread::sleep(Duration::from_millis(300));
+        while let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        let (tail, _) = sup.ctl(&["tail", "talk"]);
+        // `<14>Dec  2 07:57:40 ...`: the time is the 15 characters after `>`
+        let got: Vec<String> = got
+            .iter()
+            .map(|m| match m.split_once('>') {
+                Some((pri, rest)) if rest.len() > 15 => format!("{pri}>TIME{}", &rest[15..]),
+                _ => m.clone(),
+            })
+            .collect();
+        (got, tail)
+    };
+    let (real, real_tail) = receive(helper::Kind::Real, "real");
+    let (ward, ward_tail) = receive(helper::Kind::Warden, "warden");
+    assert_eq!(real, ward, "real (left) vs warden (right)");
+    assert_eq!(
+        ward,
+        [
+            "<14>TIME supervisord: talk hello",
+            "<14>TIME supervisord: talk ",
+            "<14>TIME supervisord: talk world",
+            "<14>TIME supervisord: talk err line",
+            "<14>TIME supervisord: talk no newline",
+        ]
+    );
+    // the log file still gets the output
+    assert_eq!(real_tail, ward_tail);
+    assert!(
+        ward_tail.contains("hello\n\nworld\nno newline"),
+        "{ward_tail:?}"
+    );
+}

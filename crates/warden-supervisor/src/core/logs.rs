@@ -385,6 +385,8 @@ pub struct Origin {
     pub capture_maxbytes: usize,
     /// `strip_ansi`.
     pub strip_ansi: bool,
+    /// `*_syslog`: its output also goes to the local syslog.
+    pub syslog: bool,
     /// The main log, when every chunk is echoed to it (`loglevel=debug`).
     pub echo: Option<MainLog>,
     /// Raw chunks for the listener protocol.
@@ -505,8 +507,13 @@ impl Recorder {
             self.captured.extend_from_slice(data);
             let over = self.captured.len().saturating_sub(o.capture_maxbytes);
             self.captured.drain(..over);
-        } else if let Some(s) = &self.sink {
-            s.write(data);
+        } else {
+            if let Some(s) = &self.sink {
+                s.write(data);
+            }
+            if o.syslog {
+                crate::core::syslog::send(&o.name, data);
+            }
         }
         if let Some(log) = &o.echo {
             // supervisord shows a listener's protocol output as Python

@@ -88,28 +88,29 @@ impl Sup {
 
     /// [`Sup::start`] with another config header.
     pub fn start_with(kind: Kind, dir: &Path, header: &str, programs: &str) -> Sup {
-        Sup::start_env(kind, dir, header, programs, &[])
+        Sup::start_via(kind, dir, header, programs, &[])
     }
 
-    /// [`Sup::start_with`], the daemon started with extra environment
-    /// variables.
-    pub fn start_env(
-        kind: Kind,
-        dir: &Path,
-        header: &str,
-        programs: &str,
-        env: &[(&str, &str)],
-    ) -> Sup {
+    /// [`Sup::start_with`], the daemon started through `prefix` (a command
+    /// that ends by running its arguments, e.g. `unshare ...`).
+    pub fn start_via(kind: Kind, dir: &Path, header: &str, programs: &str, prefix: &[&str]) -> Sup {
         let conf = write_conf_with(dir, header, programs);
         let exe = match kind {
             Kind::Real => supervisor_bin().join("supervisord"),
             Kind::Warden => bin("warden-supervisord"),
         };
-        let st = Command::new(exe)
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let st = cmd
             .arg("-c")
             .arg(&conf)
             .current_dir(dir)
-            .envs(env.iter().copied())
             .status()
             .expect("start daemon");
         assert!(st.success(), "{kind:?} failed to start: {st}");
