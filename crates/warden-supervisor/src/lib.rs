@@ -49,8 +49,15 @@
 //!   exits are noticed at once (the documented rules, without the latency).
 //!   Waiting calls answer as soon as the change they wait for happens.
 //! - `[fcgi-program:x]` and non-default `[rpcinterface:x]` factories are
-//!   parsed but not run (a warning is logged); `syslog` log targets are
-//!   ignored. (`[eventlistener:x]` pools run: see [`listeners`].)
+//!   parsed but not run (a warning is logged); a main `logfile=syslog` is not
+//!   sent to syslog. (`[eventlistener:x]` pools run: see [`listeners`];
+//!   `stdout_syslog`/`stderr_syslog` work, and `WARDEN_SYSLOG_SOCKET` can
+//!   point them at another socket than `/dev/log`.) Output that is not
+//!   UTF-8 goes to syslog with the bad bytes replaced, where supervisord
+//!   drops the chunk.
+//! - A config error at start lists every error with its file and line; the
+//!   same error on `reread`/`update` is worded as supervisord words it
+//!   (`CANT_REREAD`), for scripts that match it.
 //! - `minfds`/`minprocs` are enforced as supervisord does, but the "Increased
 //!   RLIMIT_NOFILE limit" info lines are not logged.
 //! - `GET /` is warden's live dashboard, not supervisord's status table;
@@ -83,6 +90,7 @@ use clap::Parser;
 #[command(
     name = "supervisord",
     disable_version_flag = true,
+    disable_help_flag = true,
     about = "supervisord -- run a set of applications as daemons."
 )]
 pub struct Options {
@@ -143,6 +151,9 @@ pub struct Options {
     /// validate the config, print the expanded process list and exit
     #[arg(long = "check-config")]
     pub check_config: bool,
+    /// print this help and exit (`-?` too, as supervisord accepts)
+    #[arg(short = 'h', long = "help", short_alias = '?', action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 /// The version supervisord reports.
@@ -277,7 +288,58 @@ pub fn load(
     env: &HashMap<String, String>,
     opts: &Options,
 ) -> Result<warden_config::Loaded, String> {
-    let mut loaded = warden_config::load(path, env).map_err(|e| e.to_string())?;
+    load_worded(path, env, opts, |e| e.to_string())
+}
+
+/// The text of `CANT_REREAD` as supervisord words it for a bad process
+/// section: `WHY in section 'S' (file: 'F')`, from the first error. Other
+/// errors (and start-up, where warden lists every error with its line) keep
+/// warden's own text.
+pub(crate) fn reread_words(errs: &warden_config::ConfigErrors) -> String {
+    use warden_config::ErrorKind as K;
+    let Some(first) = errs.errors().first() else {
+        return errs.to_string();
+    };
+    let why = match &first.kind {
+        K::InvalidValue { reason, .. } => reason,
+        K::MissingKey { what } => what,
+        K::Invalid(why) => why,
+        _ => return errs.to_string(),
+    };
+    let loc = &first.location;
+    let process_section = |s: &&String| {
+        ["program:", "fcgi-program:", "eventlistener:"]
+            .iter()
+            .any(|p| s.starts_with(p))
+    };
+    match (loc.section.as_ref().filter(process_section), &loc.file) {
+        (Some(section), Some(file)) => format!(
+            "{why} in section {} (file: {})",
+            py_repr(section),
+            py_repr(&file.to_string_lossy())
+        ),
+        _ => errs.to_string(),
+    }
+}
+
+/// Python's `repr` of a string (the quotes it picks; no escapes needed for
+/// names and paths).
+fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\'', "\\'"))
+    }
+}
+
+/// [`load`] with the errors worded by `words`.
+pub(crate) fn load_worded(
+    path: &std::path::Path,
+    env: &HashMap<String, String>,
+    opts: &Options,
+    words: fn(&warden_config::ConfigErrors) -> String,
+) -> Result<warden_config::Loaded, String> {
+    let mut loaded = warden_config::load(path, env).map_err(|e| words(&e))?;
     let s = &mut loaded.config.supervisord;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let abs = |p: &PathBuf| {

@@ -187,6 +187,7 @@ impl Launcher for OsLauncher {
             log_events: lc.events_enabled,
             capture_maxbytes: usize::try_from(lc.capture_maxbytes).unwrap_or(0),
             tap,
+            syslog: lc.syslog,
         };
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r) {
             let st = stream(Channel::Stdout, &cfg.stdout, spec.tap.clone());

@@ -81,7 +81,8 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             launcher: Box::new(OsLauncher::new(&config, bus.clone())),
             clock: Rc::new(SystemClock::new()),
             loader: Box::new(move || {
-                Ok(crate::load(&path, &warden_config::host_env(), &opts)?.config)
+                let env = warden_config::host_env();
+                Ok(crate::load_worded(&path, &env, &opts, crate::reread_words)?.config)
             }),
             bus: bus.clone(),
             log,

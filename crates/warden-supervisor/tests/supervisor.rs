@@ -456,7 +456,7 @@ stdout_logfile=NONE
     same(&r, &w, &["clear", "talker"]);
     same(&r, &w, &["tail", "talker"]);
     same(&r, &w, &["clear", "all"]);
-    let (out, code) = w.ctl(&["maintail", "-200"]);
+    let (out, code) = w.ctl(&["maintail", "-2000"]);
     assert_eq!(code, 0);
     assert!(
         out.contains("spawned: 'talker'"),

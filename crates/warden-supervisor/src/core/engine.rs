@@ -209,6 +209,10 @@ pub struct Engine {
     finished: Option<i32>,
     shutdown_report_due: Option<Ms>,
     tickets: Vec<Ticket>,
+    /// Main-log lines that follow a change to RUNNING, written at the end of
+    /// the input (supervisord logs every `spawned:` of a batch before the
+    /// `success:` lines).
+    deferred_logs: Vec<(Level, String)>,
     changed: bool,
     restarted: bool,
     pub(in crate::core) launcher: Box<dyn Launcher>,
@@ -239,6 +243,7 @@ impl Engine {
             finished: None,
             shutdown_report_due: None,
             tickets: Vec::new(),
+            deferred_logs: Vec::new(),
             changed: false,
             restarted: false,
             launcher: parts.launcher,
@@ -580,6 +585,7 @@ impl Engine {
                 self.pids.remove(&pid);
             }
         }
+        let mut running = false;
         for e in effects {
             match e {
                 Effect::Spawn => {
@@ -599,6 +605,7 @@ impl Engine {
                         self.queue.push_front((id, Event::KillFailed(msg)));
                     }
                 }
+                Effect::Log(l, m) if running => self.deferred_logs.push((l, m)),
                 Effect::Log(l, m) => self.log.log(l, &m),
                 Effect::Timer(t) => {
                     if let Some(p) = self.procs.get_mut(&id) {
@@ -609,6 +616,7 @@ impl Engine {
                     }
                 }
                 Effect::Changed(from, to, tries) => {
+                    running |= to == State::Running;
                     self.changed = true;
                     if let Some(p) = self.procs.get(&id) {
                         let pid = p.fsm.pid.or(old_pid);
@@ -802,6 +810,8 @@ impl Engine {
     }
 
     fn reopen_logs(&mut self) {
+        // supervisord says so before reopening (into the old file).
+        self.log.log(Level::Info, "supervisord logreopen");
         if let Some(s) = &self.log.sink {
             let _ = s.reopen();
         }
@@ -838,6 +848,9 @@ impl Engine {
     /// After each input: shutdown progress, a reload when everything has
     /// stopped, and the tickets whose processes changed.
     fn settle(&mut self) {
+        for (level, msg) in std::mem::take(&mut self.deferred_logs) {
+            self.log.log(level, &msg);
+        }
         loop {
             self.shutdown_progress();
             if self.finished.is_some() || !self.changed {

@@ -384,6 +384,8 @@ pub struct Stream {
     pub capture_maxbytes: usize,
     /// Raw chunks for the listener protocol.
     pub tap: Option<Tap>,
+    /// `*_syslog`: its output also goes to the local syslog.
+    pub syslog: bool,
 }
 
 impl std::fmt::Debug for Origin {
@@ -501,10 +503,15 @@ impl Recorder {
             self.captured.extend_from_slice(data);
             let over = self.captured.len().saturating_sub(st.capture_maxbytes);
             self.captured.drain(..over);
-        } else if let Some(s) = &self.sink {
-            if let Some(e) = s.write(data) {
-                o.log
-                    .log(Level::Warn, &format!("'{}' output lost: {e}", o.name));
+        } else {
+            if let Some(s) = &self.sink {
+                if let Some(e) = s.write(data) {
+                    o.log
+                        .log(Level::Warn, &format!("'{}' output lost: {e}", o.name));
+                }
+            }
+            if st.syslog {
+                crate::core::syslog::send(&o.name, data);
             }
         }
         if o.log.level == Level::Debug {

@@ -12,6 +12,7 @@
 //!   against, so it is tested without real processes.
 //! - [`handle`]: how front ends reach the engine.
 //! - [`logs`]: log files (rotation, tails) and the main log.
+//! - [`syslog`]: program output to the local syslog socket.
 
 pub mod api;
 pub mod engine;
@@ -21,5 +22,6 @@ pub mod logs;
 mod ops;
 pub mod seams;
 pub mod state;
+pub mod syslog;
 #[cfg(test)]
 mod tests;

@@ -67,23 +67,47 @@ serverurl=unix://%(here)s/sock
 
 /// `{child}` becomes the sv-child binary and `{tag}` the directory.
 pub fn write_conf(dir: &Path, programs: &str) -> PathBuf {
+    write_conf_with(dir, HEADER, programs)
+}
+
+/// [`write_conf`] with another header (e.g. [`HEADER`] at `loglevel=debug`).
+pub fn write_conf_with(dir: &Path, header: &str, programs: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let conf = dir.join("sup.conf");
     let body = programs
         .replace("{child}", &bin("sv-child").to_string_lossy())
         .replace("{tag}", &dir.to_string_lossy());
-    std::fs::write(&conf, format!("{HEADER}\n{body}")).unwrap();
+    std::fs::write(&conf, format!("{header}\n{body}")).unwrap();
     conf
 }
 
 impl Sup {
     pub fn start(kind: Kind, dir: &Path, programs: &str) -> Sup {
-        let conf = write_conf(dir, programs);
+        Sup::start_with(kind, dir, HEADER, programs)
+    }
+
+    /// [`Sup::start`] with another config header.
+    pub fn start_with(kind: Kind, dir: &Path, header: &str, programs: &str) -> Sup {
+        Sup::start_via(kind, dir, header, programs, &[])
+    }
+
+    /// [`Sup::start_with`], the daemon started through `prefix` (a command
+    /// that ends by running its arguments, e.g. `unshare ...`).
+    pub fn start_via(kind: Kind, dir: &Path, header: &str, programs: &str, prefix: &[&str]) -> Sup {
+        let conf = write_conf_with(dir, header, programs);
         let exe = match kind {
             Kind::Real => supervisor_bin().join("supervisord"),
             Kind::Warden => bin("warden-supervisord"),
         };
-        let st = Command::new(exe)
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let st = cmd
             .arg("-c")
             .arg(&conf)
             .current_dir(dir)
@@ -246,12 +270,18 @@ pub fn normalize(s: &str, dirs: &[&Path]) -> String {
 /// Starts the real daemon and warden on the same programs, each in its own
 /// sub-directory of `scratch`.
 pub fn pair(scratch: &Scratch, programs: &str) -> (Sup, Sup) {
+    pair_with(scratch, HEADER, programs)
+}
+
+/// [`pair`] with another config header.
+pub fn pair_with(scratch: &Scratch, header: &str, programs: &str) -> (Sup, Sup) {
     let real_dir = scratch.join("real");
     let ward_dir = scratch.join("warden");
     let p = programs.to_string();
+    let h = header.to_string();
     let rd = real_dir.clone();
-    let t = std::thread::spawn(move || Sup::start(Kind::Real, &rd, &p));
-    let w = Sup::start(Kind::Warden, &ward_dir, programs);
+    let t = std::thread::spawn(move || Sup::start_with(Kind::Real, &rd, &h, &p));
+    let w = Sup::start_with(Kind::Warden, &ward_dir, header, programs);
     let r = t.join().expect("real supervisord started");
     (r, w)
 }

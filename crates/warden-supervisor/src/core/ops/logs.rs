@@ -71,8 +71,11 @@ pub(super) fn read(
     let id = process(e, spec)?;
     let path = path_of(e, id, channel);
     let Some(path) = path.as_ref().filter(|p| p.exists()) else {
-        let shown = path.map_or("None".to_string(), |p| p.display().to_string());
-        return Err(ApiError::new(ErrorKind::NoFile, shown));
+        // supervisord's RPCError(NO_FILE, None) is just `NO_FILE`.
+        return Err(match path {
+            Some(p) => ApiError::new(ErrorKind::NoFile, p.display()),
+            None => ApiError::bare(ErrorKind::NoFile),
+        });
     };
     read_file(path, offset, length)
         .map(Reply::Bytes)

@@ -1,0 +1,102 @@
+//! Program output to the local syslog (`stdout_syslog` / `stderr_syslog`).
+//!
+//! supervisord 4 hands each chunk to Python's `syslog.syslog`, which opens
+//! the log as glibc does by default: ident `supervisord` (its argv\[0\]),
+//! facility `user`, priority `info`, no pid, over the `/dev/log` datagram
+//! socket. Each line of a chunk (trailing newlines dropped) is one message,
+//! `PROCESS line`, so a datagram reads
+//! `<14>Dec  2 07:57:40 supervisord: web hello`. warden sends the same
+//! datagrams. Hand-written: the syslog crates add a host name and pid to
+//! the header, which glibc leaves out on the local socket.
+//!
+//! Deliberate difference: a chunk that is not UTF-8 is sent with the bad
+//! bytes replaced (supervisord drops it with a traceback on its stderr).
+//!
+//! The socket is `$WARDEN_SYSLOG_SOCKET` when set (read once), else
+//! `/dev/log`. Sends never block the supervisor: when the socket is absent
+//! or full, the message is dropped, as glibc does without `LOG_CONS`.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// `LOG_USER | LOG_INFO`.
+const PRIORITY: u8 = 14;
+
+/// The ident Python's `syslog` derives from supervisord's argv\[0\].
+const IDENT: &str = "supervisord";
+
+struct Local {
+    socket: Option<UnixDatagram>,
+    path: PathBuf,
+}
+
+fn local() -> &'static Local {
+    static LOCAL: OnceLock<Local> = OnceLock::new();
+    LOCAL.get_or_init(|| {
+        let path = std::env::var_os("WARDEN_SYSLOG_SOCKET")
+            .map_or_else(|| PathBuf::from("/dev/log"), PathBuf::from);
+        let socket = UnixDatagram::unbound()
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .ok();
+        Local { socket, path }
+    })
+}
+
+/// Sends one chunk of `name`'s output, one message per line.
+pub fn send(name: &str, data: &[u8]) {
+    let l = local();
+    let Some(socket) = &l.socket else {
+        return;
+    };
+    let stamp = timestamp();
+    for line in messages(data) {
+        let msg = format!("<{PRIORITY}>{stamp} {IDENT}: {name} {line}");
+        let _ = socket.send_to(msg.as_bytes(), &l.path);
+    }
+}
+
+/// supervisord's split: `text.rstrip('\n').split('\n')`.
+fn messages(data: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(data);
+    text.trim_end_matches('\n')
+        .split('\n')
+        .map(str::to_string)
+        .collect()
+}
+
+/// glibc's header time, `%h %e %T` in local time.
+fn timestamp() -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let t = warden_sys::clock::local_time(i64::try_from(now.as_secs()).unwrap_or(0));
+    let month = MONTHS[usize::try_from(t.month.saturating_sub(1)).unwrap_or(0) % 12];
+    format!(
+        "{month} {:>2} {:02}:{:02}:{:02}",
+        t.day, t.hour, t.minute, t.second
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_as_supervisord_does() {
+        assert_eq!(messages(b"a\n\nb\n\n"), ["a", "", "b"]);
+        assert_eq!(messages(b"\n"), [""]);
+        assert_eq!(messages(b"no newline"), ["no newline"]);
+    }
+
+    #[test]
+    fn the_header_time_has_glibcs_shape() {
+        let t = timestamp();
+        assert_eq!(t.len(), 15, "{t}");
+        assert_eq!(&t[3..4], " ");
+        assert_eq!(&t[9..10], ":");
+    }
+}
