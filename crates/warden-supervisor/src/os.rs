@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::core::events::Bus;
-use crate::core::logs::{capture, Origin, Sink, Stream, Tap};
+use crate::core::logs::{capture, Origin, Pipe, Sink, Stream, Tap};
 use crate::core::seams::{Clock, Launcher, SpawnSpec, Spawned};
 use crate::core::state::Ms;
 use warden_types::Channel;
@@ -189,14 +189,22 @@ impl Launcher for OsLauncher {
             tap,
             syslog: lc.syslog,
         };
+        let mut pipes = Vec::with_capacity(2);
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r) {
-            let st = stream(Channel::Stdout, &cfg.stdout, spec.tap.clone());
-            tokio::task::spawn_local(capture(rx, spec.stdout.clone(), origin.clone(), st));
+            pipes.push(Pipe {
+                rx,
+                sink: spec.stdout.clone(),
+                stream: stream(Channel::Stdout, &cfg.stdout, spec.tap.clone()),
+            });
         }
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(err_r) {
-            let st = stream(Channel::Stderr, &cfg.stderr, None);
-            tokio::task::spawn_local(capture(rx, spec.stderr.clone(), origin, st));
+            pipes.push(Pipe {
+                rx,
+                sink: spec.stderr.clone(),
+                stream: stream(Channel::Stderr, &cfg.stderr, None),
+            });
         }
+        tokio::task::spawn_local(capture(origin, pipes));
         let stdin = tokio::net::unix::pipe::Sender::from_owned_fd(in_w)
             .ok()
             .map(|tx| Box::new(PipeStdin::Idle(Some(tx))) as Box<dyn crate::core::seams::Stdin>);

@@ -592,50 +592,78 @@ pub fn py_bytes_repr(data: &[u8]) -> String {
     out
 }
 
-/// Reads a child's pipe until EOF, recording everything as supervisord's
-/// output dispatcher does (see [`Origin`]).
-pub async fn capture(
-    rx: tokio::net::unix::pipe::Receiver,
-    sink: Option<Rc<Sink>>,
-    origin: Rc<Origin>,
-    stream: Stream,
-) {
+/// One captured pipe: its reader and its recorder.
+pub struct Pipe {
+    /// The read end.
+    pub rx: tokio::net::unix::pipe::Receiver,
+    /// Where its bytes go.
+    pub sink: Option<Rc<Sink>>,
+    /// Which stream it is.
+    pub stream: Stream,
+}
+
+/// Reads a child's stdout and stderr pipes until both reach EOF, recording
+/// everything as supervisord's output dispatcher does (see [`Origin`]).
+/// One task serves both streams of a process: an idle program costs one
+/// task, not two.
+pub async fn capture(origin: Rc<Origin>, pipes: Vec<Pipe>) {
     // One read buffer for all pipes of this thread: a task borrows it only
     // between readiness and the end of its (synchronous) write, so 2000
     // idle pipes cost no buffer memory.
     thread_local! {
         static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; 64 * 1024]);
     }
-    let mut rec = Recorder {
-        origin,
-        stream,
-        sink,
-        pending: Vec::new(),
-        capturing: false,
-        captured: Vec::new(),
-    };
-    loop {
-        if rx.readable().await.is_err() {
-            break;
-        }
-        let done = BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            match rx.try_read(&mut buf) {
-                Ok(0) => true,
-                Ok(n) => {
-                    rec.feed(&buf[..n]);
-                    false
+    let mut open: Vec<(tokio::net::unix::pipe::Receiver, Recorder)> = pipes
+        .into_iter()
+        .map(|p| {
+            let rec = Recorder {
+                origin: origin.clone(),
+                stream: p.stream,
+                sink: p.sink,
+                pending: Vec::new(),
+                capturing: false,
+                captured: Vec::new(),
+            };
+            (p.rx, rec)
+        })
+        .collect();
+    let mut turn = 0usize;
+    while !open.is_empty() {
+        // a pipe with something to read (or at EOF), taking turns so that a
+        // flooding stream never starves the other
+        turn = turn.wrapping_add(1);
+        let ready = std::future::poll_fn(|cx| {
+            let n = open.len();
+            for k in 0..n {
+                let i = (turn + k) % n;
+                if let std::task::Poll::Ready(r) = open[i].0.poll_read_ready(cx) {
+                    return std::task::Poll::Ready((i, r.is_err()));
                 }
-                Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
             }
-        });
+            std::task::Poll::Pending
+        })
+        .await;
+        let (i, failed) = ready;
+        let done = failed
+            || BUF.with(|b| {
+                let mut buf = b.borrow_mut();
+                let (rx, rec) = &mut open[i];
+                match rx.try_read(&mut buf) {
+                    Ok(0) => true,
+                    Ok(n) => {
+                        rec.feed(&buf[..n]);
+                        false
+                    }
+                    Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                }
+            });
         if done {
-            break;
+            let (_, mut rec) = open.swap_remove(i);
+            // what is left at EOF is output too
+            let rest = std::mem::take(&mut rec.pending);
+            rec.log(&rest);
         }
     }
-    // what is left at EOF is output too
-    let rest = std::mem::take(&mut rec.pending);
-    rec.log(&rest);
 }
 
 /// supervisord's `stripEscapes`: drops `ESC [` up to a terminator letter.
