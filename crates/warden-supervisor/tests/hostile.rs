@@ -151,24 +151,6 @@ fn start_limited(dir: &Path, extra: &str, programs: &str, nofile: Option<u32>) -
     sup
 }
 
-fn proc_pid(sup: &Sup, name: &str) -> Option<i32> {
-    let body = sup.rpc(
-        "supervisor.getProcessInfo",
-        &format!("<param><value><string>{name}</string></value></param>\n"),
-    );
-    let running = body.contains("<string>RUNNING</string>");
-    let pid = body
-        .split("<name>pid</name>")
-        .nth(1)?
-        .split("<int>")
-        .nth(1)?
-        .split('<')
-        .next()?
-        .parse()
-        .ok()?;
-    (running && pid > 0).then_some(pid)
-}
-
 #[test]
 fn running_out_of_descriptors_does_not_kill_the_listeners() {
     let scratch = Scratch::new();
@@ -185,7 +167,7 @@ fn running_out_of_descriptors_does_not_kill_the_listeners() {
         Some(100),
     );
     let first = wait_for(Duration::from_secs(10), "crasher running", || {
-        proc_pid(&w, "crasher")
+        w.running_pid("crasher")
     });
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     // More connections than descriptors: once they run out, the rest wait
@@ -216,7 +198,7 @@ fn running_out_of_descriptors_does_not_kill_the_listeners() {
     drop(hogs);
     // Descriptors are back: both listeners answer, the program runs again.
     let again = wait_for(Duration::from_secs(20), "crasher respawned", || {
-        proc_pid(&w, "crasher").filter(|p| *p != first)
+        w.running_pid("crasher").filter(|p| *p != first)
     });
     assert_ne!(again, first);
     assert!(state_ok(&w), "unix listener dead");
@@ -443,9 +425,9 @@ fn a_huge_stopwaitsecs_never_kills_at_once() {
         "[program:stubborn]\ncommand={child} --ignore-term --tag {tag}\nstartsecs=0\nstopwaitsecs=9223372036854775807\n",
     );
     wait_for(Duration::from_secs(10), "running", || {
-        proc_pid(&w, "stubborn")
+        w.running_pid("stubborn")
     });
-    let pid = proc_pid(&w, "stubborn").unwrap();
+    let pid = w.running_pid("stubborn").unwrap();
     let r = w.rpc(
         "supervisor.stopProcess",
         "<param><value><string>stubborn</string></value></param>\n<param><value><boolean>0</boolean></value></param>\n",

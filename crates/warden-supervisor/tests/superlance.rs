@@ -21,26 +21,6 @@ fn tool(name: &str) -> PathBuf {
     p
 }
 
-/// The pid of a RUNNING process, from getProcessInfo.
-fn running_pid(sup: &Sup, name: &str) -> Option<i32> {
-    let body = sup.rpc(
-        "supervisor.getProcessInfo",
-        &format!("<param><value><string>{name}</string></value></param>\n"),
-    );
-    if !body.contains("<string>RUNNING</string>") {
-        return None;
-    }
-    body.split("<name>pid</name>")
-        .nth(1)?
-        .split("<int>")
-        .nth(1)?
-        .split('<')
-        .next()?
-        .parse()
-        .ok()
-        .filter(|p| *p > 0)
-}
-
 /// Runs `check` on both supervisors at once (each has its own directory).
 fn on_both(r: &Sup, w: &Sup, check: impl Fn(&Sup) + Sync) {
     std::thread::scope(|s| {
@@ -96,10 +76,10 @@ fn memmon_restarts_a_program_over_its_limit() {
     let (r, w) = pair(&scratch, &programs);
     on_both(&r, &w, |sup| {
         let first = wait_for(Duration::from_secs(20), "hog running", || {
-            running_pid(sup, "hog")
+            sup.running_pid("hog")
         });
         let second = wait_for(Duration::from_secs(30), "hog restarted by memmon", || {
-            running_pid(sup, "hog").filter(|p| *p != first)
+            sup.running_pid("hog").filter(|p| *p != first)
         });
         assert_ne!(first, second);
     });
@@ -125,7 +105,7 @@ fn httpok_restarts_a_program_whose_url_stops_answering() {
     });
     on_both(&r, &w, |sup| {
         let first = wait_for(Duration::from_secs(20), "web running", || {
-            running_pid(sup, "web")
+            sup.running_pid("web")
         });
         wait_for(Duration::from_secs(20), "the page answering", || {
             let port = if sup.kind == helper::Kind::Real {
@@ -138,7 +118,7 @@ fn httpok_restarts_a_program_whose_url_stops_answering() {
         // The server stops answering (accepts, never replies).
         test_programs::kill(first, "STOP");
         let second = wait_for(Duration::from_secs(40), "web restarted by httpok", || {
-            running_pid(sup, "web").filter(|p| *p != first)
+            sup.running_pid("web").filter(|p| *p != first)
         });
         assert_ne!(first, second);
     });

@@ -155,6 +155,23 @@ impl Sup {
         ))
     }
 
+    /// The pid of `name` while it is RUNNING, from getProcessInfo.
+    pub fn running_pid(&self, name: &str) -> Option<i32> {
+        let body = self.call("supervisor.getProcessInfo", &[name]);
+        if !body.contains("<string>RUNNING</string>") {
+            return None;
+        }
+        body.split("<name>pid</name>")
+            .nth(1)?
+            .split("<int>")
+            .nth(1)?
+            .split('<')
+            .next()?
+            .parse()
+            .ok()
+            .filter(|p| *p > 0)
+    }
+
     /// A raw XML-RPC call with string parameters; returns the body.
     pub fn call(&self, method: &str, params: &[&str]) -> String {
         let params: String = params
