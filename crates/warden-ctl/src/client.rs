@@ -225,6 +225,18 @@ pub struct ConfigChanges {
     pub removed: Vec<String>,
 }
 
+/// One group's part of `warden.update`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupUpdate {
+    /// The group.
+    pub group: String,
+    /// `added`, `removed` or `changed`.
+    pub action: String,
+    /// (process name, action) for the processes it touched: `added`,
+    /// `removed`, `restarted`, `replaced` or `updated`.
+    pub processes: Vec<(String, String)>,
+}
+
 /// A process's log channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -449,6 +461,34 @@ impl Client {
             changed: names(1),
             removed: names(2),
         })
+    }
+
+    /// `warden.update(groups)`: warden's update with the fewest restarts
+    /// (all groups when `groups` is empty). A supervisord answers
+    /// `UNKNOWN_METHOD`.
+    pub fn update(&mut self, groups: &[String]) -> CallResult<Vec<GroupUpdate>> {
+        let params: Vec<Value> = groups.iter().map(|g| Value::from(g.as_str())).collect();
+        let v = self.call("warden.update", &params)?;
+        Ok(array(&v)
+            .iter()
+            .map(|g| {
+                let f = Fields(g.as_struct());
+                GroupUpdate {
+                    group: f.string("group"),
+                    action: f.string("action"),
+                    processes: f
+                        .get("processes")
+                        .map(array)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|p| {
+                            let f = Fields(p.as_struct());
+                            (f.string("name"), f.string("action"))
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
     }
 
     /// `supervisor.addProcessGroup(name)`.

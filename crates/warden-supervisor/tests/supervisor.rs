@@ -1112,3 +1112,72 @@ fn minfds_beyond_the_limit_is_refused_like_supervisord() {
     );
     assert_eq!(ours, real);
 }
+
+/// warden's own `update` (not supervisord's): only the program whose
+/// command changed restarts; the others of its group keep their pids; a
+/// program new in the group is just added. supervisorctl's `update`
+/// against warden keeps supervisord's whole-group behaviour (tested above).
+#[test]
+fn warden_ctl_update_restarts_only_the_changed_program() {
+    let scratch = Scratch::new();
+    let trio = |b: &str, d: bool| {
+        let mut s = format!(
+            "[group:trio]\nprograms=a,b,c{}\n",
+            if d { ",d" } else { "" }
+        );
+        for (n, extra) in [("a", ""), ("b", b), ("c", "")] {
+            s.push_str(&format!(
+                "\n[program:{n}]\ncommand={{child}} --tag {{tag}} {extra}\nstartsecs=0\n"
+            ));
+        }
+        if d {
+            s.push_str("\n[program:d]\ncommand={child} --tag {tag}\nstartsecs=0\n");
+        }
+        s
+    };
+    let w = Sup::start(Kind::Warden, &scratch.join("w"), &trio("", false));
+    w.settle();
+    let pid = |n: &str| {
+        wait_for(Duration::from_secs(10), n, || {
+            w.running_pid(&format!("trio:{n}"))
+        })
+    };
+    let before: Vec<i32> = ["a", "b", "c"].iter().map(|n| pid(n)).collect();
+    helper::write_conf(&w.dir, &trio("--print changed", true));
+    let update = || {
+        let out = std::process::Command::new(test_programs::bin("warden"))
+            .args(["ctl", "-c"])
+            .arg(&w.conf)
+            .arg("update")
+            .output()
+            .expect("warden ctl update");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{text}{err}");
+        text
+    };
+    assert_eq!(
+        update(),
+        "trio:b: restarted\ntrio:d: added\ntrio: updated process group\n"
+    );
+    let after: Vec<i32> = ["a", "b", "c"].iter().map(|n| pid(n)).collect();
+    assert_eq!(
+        (after[0], after[2]),
+        (before[0], before[2]),
+        "a and c untouched"
+    );
+    assert_ne!(after[1], before[1], "b restarted");
+    assert!(pid("d") > 0, "d added and running");
+    assert!(
+        test_programs::poll_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(w.dir.join("main.log"))
+                .unwrap_or_default()
+                .contains("stopped: b (terminated by SIGTERM)")
+        }),
+        "{}",
+        w.mainlog()
+    );
+    // Nothing changed: nothing to say, nothing restarted.
+    assert_eq!(update(), "");
+    assert_eq!(pid("b"), after[1]);
+}

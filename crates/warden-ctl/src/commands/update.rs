@@ -1,5 +1,10 @@
-//! `update [all|group...]`: apply configuration changes (stop and remove
-//! what disappeared, restart what changed, add what is new).
+//! `update [all|group...]`: apply configuration changes.
+//!
+//! Against warden, one `warden.update` call restarts only the processes
+//! whose configuration changed (unchanged ones keep running, with their
+//! pids). Against a server without it (supervisord), supervisorctl's
+//! procedure: stop and remove what disappeared, stop, remove and re-add
+//! every changed group as a whole, add what is new.
 
 use warden_xmlrpc::FaultCode;
 
@@ -9,6 +14,61 @@ use crate::exit;
 
 impl Ctl {
     pub(super) fn do_update(&mut self, arg: &str) -> R<()> {
+        // Python iterates a set here; sort for a stable order.
+        let mut valid: Vec<String> = arg.split_whitespace().map(str::to_string).collect();
+        valid.sort();
+        valid.dedup();
+        if valid.iter().any(|g| g == "all") {
+            valid.clear();
+        }
+        match self.client.update(&valid) {
+            Ok(groups) => {
+                self.print_update(&groups);
+                Ok(())
+            }
+            Err(CallError::Fault(f)) if f.kind() == Some(FaultCode::UnknownMethod) => {
+                self.classic_update(&valid)
+            }
+            Err(CallError::Fault(f)) if f.kind() == Some(FaultCode::ShutdownState) => {
+                self.exitstatus = exit::GENERIC;
+                self.output("ERROR: already shutting down");
+                Ok(())
+            }
+            Err(CallError::Fault(f)) => {
+                self.exitstatus = exit::GENERIC;
+                Err(CallError::Fault(f).into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One line per process touched, then one per group, in the words of
+    /// supervisorctl's update where the meaning is the same.
+    fn print_update(&mut self, groups: &[crate::client::GroupUpdate]) {
+        for g in groups {
+            match g.action.as_str() {
+                "unknown" => {
+                    self.output(&format!("ERROR: no such group: {}", g.group));
+                    self.exitstatus = exit::GENERIC;
+                }
+                "removed" => {
+                    self.output(&format!("{}: stopped", g.group));
+                    self.output(&format!("{}: removed process group", g.group));
+                }
+                "added" => self.output(&format!("{}: added process group", g.group)),
+                _ => {
+                    for (name, action) in &g.processes {
+                        let spec = warden_types::Namespec::process(&g.group, name);
+                        self.output(&format!("{spec}: {action}"));
+                    }
+                    self.output(&format!("{}: updated process group", g.group));
+                }
+            }
+        }
+    }
+
+    /// supervisorctl's update, for servers without `warden.update`.
+    fn classic_update(&mut self, valid: &[String]) -> R<()> {
         let changes = match self.client.reload_config() {
             Ok(x) => x,
             Err(CallError::Fault(f)) => {
@@ -21,13 +81,6 @@ impl Ctl {
             }
             Err(e) => return Err(e.into()),
         };
-        // Python iterates a set here; sort for a stable order.
-        let mut valid: Vec<String> = arg.split_whitespace().map(str::to_string).collect();
-        valid.sort();
-        valid.dedup();
-        if valid.iter().any(|g| g == "all") {
-            valid.clear();
-        }
         if !valid.is_empty() {
             let mut groups: Vec<String> = self
                 .client
@@ -36,7 +89,7 @@ impl Ctl {
                 .map(|i| i.group)
                 .collect();
             groups.extend(changes.added.iter().cloned());
-            for g in &valid {
+            for g in valid {
                 if !groups.contains(g) {
                     self.output(&format!("ERROR: no such group: {g}"));
                     self.exitstatus = exit::GENERIC;

@@ -127,6 +127,14 @@ pub enum Request {
     Follow(Option<(Namespec, Channel)>),
     /// The active event listener pools.
     Pools,
+    /// Re-reads the config and applies it with the fewest restarts: only
+    /// processes whose config changed are restarted, unchanged ones keep
+    /// running, new ones are added and removed ones stopped and dropped.
+    /// Answers once every stop it needed is done.
+    Update {
+        /// The groups to update; empty for all.
+        groups: Vec<String>,
+    },
 }
 
 /// A process as the core sees it.
@@ -193,6 +201,94 @@ pub struct ResultEntry {
     pub result: Result<(), ApiError>,
 }
 
+/// What [`Request::Update`] did, group by group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateReport {
+    /// Affected groups, in the order they were handled: removed groups,
+    /// then changed ones, then added ones.
+    pub groups: Vec<GroupUpdate>,
+}
+
+/// What an update did to one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupUpdate {
+    /// The group.
+    pub group: String,
+    /// What happened to it as a whole.
+    pub action: GroupAction,
+    /// What happened to its processes (for a changed group: only the
+    /// processes that were touched).
+    pub processes: Vec<ProcessUpdate>,
+}
+
+/// What an update did to a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupAction {
+    /// New in the config: added (and autostarted).
+    Added,
+    /// Gone from the config: its processes stopped, the group dropped.
+    Removed,
+    /// Changed: only the changed processes were touched.
+    Changed,
+    /// Named in the request but neither active nor in the config: nothing
+    /// was done to it.
+    Unknown,
+}
+
+/// What an update did to one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessUpdate {
+    /// The process name.
+    pub name: String,
+    /// What happened.
+    pub action: ProcessAction,
+}
+
+/// What an update did to a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessAction {
+    /// New in its group: added, started if `autostart`.
+    Added,
+    /// Gone from its group: stopped and dropped.
+    Removed,
+    /// Its config changed while it ran: stopped, then started again with
+    /// the new config.
+    Restarted,
+    /// Its config changed while it was not running: the new config is in
+    /// place, and it stays as it was (stopped, exited or fatal).
+    Replaced,
+    /// Only settings that apply without a restart changed (priority,
+    /// autostart, autorestart, start and stop policy): applied in place.
+    Updated,
+}
+
+impl ProcessAction {
+    /// The word clients print.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessAction::Added => "added",
+            ProcessAction::Removed => "removed",
+            ProcessAction::Restarted => "restarted",
+            ProcessAction::Replaced => "replaced",
+            ProcessAction::Updated => "updated",
+        }
+    }
+}
+
+impl GroupAction {
+    /// The word clients print.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupAction::Added => "added",
+            GroupAction::Removed => "removed",
+            GroupAction::Changed => "changed",
+            GroupAction::Unknown => "unknown",
+        }
+    }
+}
+
 /// What a re-read found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -240,6 +336,8 @@ pub enum Reply {
     Follow(Option<Rc<Sink>>),
     /// Event listener pools.
     Pools(Vec<PoolView>),
+    /// What an update did.
+    Update(UpdateReport),
 }
 
 /// An active event listener pool.

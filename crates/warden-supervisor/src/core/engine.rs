@@ -69,6 +69,13 @@ pub(in crate::core) struct ProcCfg {
     at: usize,
 }
 
+impl ProcCfg {
+    /// Process `at` of `shared`.
+    pub(in crate::core) fn new(shared: Rc<GroupConfig>, at: usize) -> ProcCfg {
+        ProcCfg { shared, at }
+    }
+}
+
 impl std::ops::Deref for ProcCfg {
     type Target = ProcessConfig;
     fn deref(&self) -> &ProcessConfig {
@@ -95,6 +102,22 @@ pub(in crate::core) struct Proc {
     /// The one state machine deadline armed for it, if any (a newer one
     /// replaces it; stale heap entries are skipped when they come up).
     deadline: Option<Ms>,
+    /// What an update does with it once it has stopped.
+    pub(in crate::core) retire: Option<Retire>,
+}
+
+/// What an update does with a process once it has stopped.
+#[derive(Debug)]
+pub(in crate::core) enum Retire {
+    /// Drop it (gone from the config).
+    Remove,
+    /// Give it its new config, and start it again when `restart`.
+    Replace {
+        /// The new config.
+        cfg: ProcCfg,
+        /// It was running before the update.
+        restart: bool,
+    },
 }
 
 /// A process group.
@@ -105,6 +128,8 @@ pub(in crate::core) struct Group {
     pub(in crate::core) procs: Vec<ProcId>,
     /// For an event listener pool: what it subscribes to.
     pub(in crate::core) pool: Option<Rc<PoolSpec>>,
+    /// Gone from the config: dropped once its last process is.
+    pub(in crate::core) retiring: bool,
 }
 
 /// What an `[eventlistener:x]` pool listens to.
@@ -143,6 +168,13 @@ pub(in crate::core) enum Waiting {
         results: Vec<ResultEntry>,
         /// (name, group, condition) still open.
         pending: Vec<(String, String, Pending)>,
+    },
+    /// An update: answered once the processes it stops are retired.
+    Update {
+        /// What the update did.
+        report: crate::core::api::UpdateReport,
+        /// Processes still to stop and retire.
+        ids: Vec<ProcId>,
     },
 }
 
@@ -382,38 +414,9 @@ impl Engine {
     }
 
     pub(in crate::core) fn add_group(&mut self, cfg: Rc<GroupConfig>) {
-        let mut ids = Vec::new();
-        for (index, p) in cfg.processes.iter().enumerate() {
-            let id = self.next_id;
-            self.next_id += 1;
-            let stdout_path = self.log_path(p, &p.stdout.logfile, "stdout");
-            let stderr_path = if p.redirect_stderr {
-                None
-            } else {
-                self.log_path(p, &p.stderr.logfile, "stderr")
-            };
-            self.procs.insert(
-                id,
-                Proc {
-                    policy: Policy::from_config(p),
-                    cfg: ProcCfg {
-                        shared: cfg.clone(),
-                        at: index,
-                    },
-                    fsm: Fsm::default(),
-                    start_wall: 0,
-                    stop_wall: 0,
-                    stdout_path,
-                    stderr_path,
-                    stdout: None,
-                    stderr: None,
-                    stdin: None,
-                    last_stop_report: None,
-                    deadline: None,
-                },
-            );
-            ids.push(id);
-        }
+        let ids = (0..cfg.processes.len())
+            .map(|at| self.make_proc(ProcCfg::new(cfg.clone(), at)))
+            .collect();
         let pos = self
             .groups
             .iter()
@@ -427,9 +430,86 @@ impl Engine {
                 cfg,
                 procs: ids,
                 pool,
+                retiring: false,
             },
         );
         self.bus.publish(EventKind::GroupAdded(name));
+    }
+
+    /// A new, never started process for `cfg`.
+    pub(in crate::core) fn make_proc(&mut self, cfg: ProcCfg) -> ProcId {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (stdout_path, stderr_path) = self.log_paths(&cfg, None);
+        self.procs.insert(
+            id,
+            Proc {
+                policy: Policy::from_config(&cfg),
+                cfg,
+                fsm: Fsm::default(),
+                start_wall: 0,
+                stop_wall: 0,
+                stdout_path,
+                stderr_path,
+                stdout: None,
+                stderr: None,
+                stdin: None,
+                last_stop_report: None,
+                deadline: None,
+                retire: None,
+            },
+        );
+        id
+    }
+
+    /// Gives a stopped process a new config: policy, log paths (an AUTO
+    /// log stays the file it was) and log files, which reopen at the next
+    /// spawn. Its state and history stay.
+    pub(in crate::core) fn reconfigure(&mut self, id: ProcId, cfg: ProcCfg) {
+        let Some(old) = self.procs.get(&id) else {
+            return;
+        };
+        let keep = (
+            (old.cfg.stdout.logfile == LogFile::Auto)
+                .then(|| old.stdout_path.clone())
+                .flatten(),
+            (old.cfg.stderr.logfile == LogFile::Auto)
+                .then(|| old.stderr_path.clone())
+                .flatten(),
+        );
+        let (stdout_path, stderr_path) = self.log_paths(&cfg, Some(keep));
+        let Some(p) = self.procs.get_mut(&id) else {
+            return;
+        };
+        for s in [&p.stdout, &p.stderr].into_iter().flatten() {
+            s.release();
+        }
+        p.policy = Policy::from_config(&cfg);
+        p.cfg = cfg;
+        p.stdout_path = stdout_path;
+        p.stderr_path = stderr_path;
+        p.stdout = None;
+        p.stderr = None;
+    }
+
+    /// The stdout and stderr log paths of `p`; `keep` has AUTO paths to
+    /// reuse.
+    fn log_paths(
+        &mut self,
+        p: &ProcessConfig,
+        keep: Option<(Option<PathBuf>, Option<PathBuf>)>,
+    ) -> (Option<PathBuf>, Option<PathBuf>) {
+        let (keep_out, keep_err) = keep.unwrap_or_default();
+        let stdout = match (&p.stdout.logfile, keep_out) {
+            (LogFile::Auto, Some(path)) => Some(path),
+            (lf, _) => self.log_path(p, lf, "stdout"),
+        };
+        let stderr = match (&p.stderr.logfile, keep_err) {
+            _ if p.redirect_stderr => None,
+            (LogFile::Auto, Some(path)) => Some(path),
+            (lf, _) => self.log_path(p, lf, "stderr"),
+        };
+        (stdout, stderr)
     }
 
     fn log_path(&mut self, p: &ProcessConfig, lf: &LogFile, channel: &str) -> Option<PathBuf> {
@@ -856,6 +936,7 @@ impl Engine {
             if self.finished.is_some() || !self.changed {
                 return;
             }
+            self.retire_stopped();
             self.changed = false;
             self.check_tickets();
             if !self.changed {
@@ -909,6 +990,11 @@ impl Engine {
                     .is_empty()
                     .then(|| Ok(crate::core::api::Reply::Results(std::mem::take(results))))
             }
+            Waiting::Update { report, ids } => {
+                ids.retain(|id| self.procs.get(id).is_some_and(|p| p.retire.is_some()));
+                ids.is_empty()
+                    .then(|| Ok(crate::core::api::Reply::Update(std::mem::take(report))))
+            }
         }
     }
 
@@ -950,7 +1036,7 @@ impl Engine {
                     Pending::Start(_) => None,
                 })
                 .collect(),
-            Waiting::One { .. } => Vec::new(),
+            Waiting::One { .. } | Waiting::Update { .. } => Vec::new(),
         };
         for id in ids {
             self.stop_report(id);
@@ -966,6 +1052,7 @@ impl Engine {
             Waiting::Group { pending, .. } => {
                 pending.iter().any(|(_, _, p)| *p == Pending::Stop(id))
             }
+            Waiting::Update { .. } => false,
         });
         let Some(p) = self.procs.get_mut(&id) else {
             return;

@@ -386,3 +386,106 @@ fn every_state_change_is_one_numbered_event() {
         ]
     );
 }
+
+#[test]
+fn update_restarts_only_what_changed_inside_a_group() {
+    let group = |b_cmd: &str, extra: &str| {
+        format!(
+            "[group:g]\nprograms=a,b,c{}\n\n{}{}{}{}",
+            if extra.is_empty() { "" } else { ",d" },
+            program("a", "startsecs=0"),
+            program("b", &format!("startsecs=0\n{b_cmd}")),
+            program("c", "startsecs=0"),
+            extra
+        )
+    };
+    let mut h = Harness::new(&group("", ""));
+    let (a, b, c) = (h.pid("a"), h.pid("b"), h.pid("c"));
+    // b's launch changes, c's stop policy changes, d is new.
+    *h.text.borrow_mut() = group("directory=/tmp", &program("d", "startsecs=0")).replace(
+        "[program:c]\ncommand=/bin/true\n",
+        "[program:c]\ncommand=/bin/true\nstopwaitsecs=3\n",
+    );
+    let mut rx = h.call(Request::Update { groups: vec![] });
+    assert!(pending(&mut rx), "waits for b to stop");
+    assert_eq!(
+        h.world.signals.borrow().as_slice(),
+        [(b, 15, false, 0)],
+        "only b is stopped"
+    );
+    assert_eq!(h.state("g:d"), ProcessState::Running, "d added and started");
+    h.exit(
+        "b",
+        Exit::Signaled {
+            signal: 15,
+            core_dumped: false,
+        },
+    );
+    let Ok(Ok(Reply::Update(report))) = rx.try_recv() else {
+        panic!("update answered once b stopped");
+    };
+    let acts: Vec<(String, &str)> = report.groups[0]
+        .processes
+        .iter()
+        .map(|p| (p.name.clone(), p.action.as_str()))
+        .collect();
+    assert_eq!(
+        acts,
+        [
+            ("b".to_string(), "restarted"),
+            ("c".to_string(), "updated"),
+            ("d".to_string(), "added")
+        ]
+    );
+    assert_eq!(h.state("g:b"), ProcessState::Running, "b started again");
+    assert_ne!(h.pid("b"), b);
+    assert_eq!((h.pid("a"), h.pid("c")), (a, c), "a and c kept their pids");
+    assert_eq!(h.spawn_times("a").len(), 1);
+    // c's new stopwaitsecs applies in place: SIGKILL 3 s after SIGTERM.
+    drop(h.call(Request::Stop {
+        target: Target::Spec(Namespec::parse("g:c")),
+        wait: false,
+    }));
+    h.advance(3001);
+    let signals = h.world.signals.borrow().clone();
+    assert!(signals.contains(&(c, 9, false, 3000)), "{signals:?}");
+
+    // Now b leaves the group and the group `g` then the config altogether.
+    *h.text.borrow_mut() = program("other", "startsecs=0");
+    let mut rx = h.call(Request::Update {
+        groups: vec!["g".into(), "nope".into()],
+    });
+    assert!(pending(&mut rx));
+    for n in ["a", "b", "d"] {
+        h.exit(
+            n,
+            Exit::Signaled {
+                signal: 15,
+                core_dumped: false,
+            },
+        );
+    }
+    h.exit(
+        "c",
+        Exit::Signaled {
+            signal: 9,
+            core_dumped: false,
+        },
+    );
+    let Ok(Ok(Reply::Update(report))) = rx.try_recv() else {
+        panic!("update answered once g stopped");
+    };
+    let groups: Vec<(&str, &str)> = report
+        .groups
+        .iter()
+        .map(|g| (g.group.as_str(), g.action.as_str()))
+        .collect();
+    assert_eq!(groups, [("nope", "unknown"), ("g", "removed")]);
+    let Reply::Processes(all) = h.now(Request::AllProcessInfo) else {
+        panic!("processes");
+    };
+    assert!(
+        all.is_empty(),
+        "g is gone and `other` was not asked for: {all:?}"
+    );
+}

@@ -8,6 +8,7 @@ mod groups;
 mod logs;
 mod process;
 mod query;
+mod update;
 
 use crate::core::api::{ApiError, ErrorKind, Reply, Request};
 use crate::core::engine::{Answer, Engine, Mood};
@@ -74,6 +75,7 @@ fn dispatch(e: &mut Engine, req: Request) -> Answer {
         Request::ClearLogs(target) => logs::clear(e, &target),
         Request::Follow(what) => now(logs::follow(e, what.as_ref())),
         Request::Pools => now(query::pools(e)),
+        Request::Update { groups } => update::update(e, &groups),
     }
 }
 

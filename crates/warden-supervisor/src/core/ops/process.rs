@@ -52,7 +52,7 @@ fn each(
                 result: r.map(drop),
             }),
             Answer::Wait(Waiting::One { pending: w, .. }) => pending.push((name, group, w)),
-            Answer::Wait(Waiting::Group { .. }) => {}
+            Answer::Wait(Waiting::Group { .. } | Waiting::Update { .. }) => {}
         }
     }
     if pending.is_empty() {
