@@ -48,8 +48,8 @@
 //!   comes right after `startsecs`, FATAL right after the last failure,
 //!   exits are noticed at once (the documented rules, without the latency).
 //!   Waiting calls answer as soon as the change they wait for happens.
-//! - `[fcgi-program:x]` and non-default `[rpcinterface:x]` factories are
-//!   parsed but not run (a warning is logged); a main `logfile=syslog` is not
+//! - Non-default `[rpcinterface:x]` factories are parsed but not run (a
+//!   warning is logged); a main `logfile=syslog` is not
 //!   sent to syslog. (`[eventlistener:x]` pools run: see [`listeners`];
 //!   `stdout_syslog`/`stderr_syslog` work, and `WARDEN_SYSLOG_SOCKET` can
 //!   point them at another socket than `/dev/log`.) Output that is not
@@ -424,7 +424,18 @@ fn check_config(loaded: &warden_config::Loaded) -> i32 {
         }
     }
     for f in &loaded.config.fcgi_programs {
-        println!("{} (fcgi-program: parsed, not run)", f.name);
+        let socket = match &f.socket {
+            warden_config::FcgiSocket::Unix { path, mode, .. } => {
+                format!("unix://{} mode={mode:o}", path.display())
+            }
+            warden_config::FcgiSocket::Tcp { host, port } => format!("tcp://{host}:{port}"),
+        };
+        for p in &f.processes {
+            println!(
+                "{}:{} priority={} autostart={} command={} socket={socket}",
+                f.name, p.name, p.priority, p.autostart, p.command
+            );
+        }
     }
     0
 }

@@ -148,6 +148,8 @@ impl Launcher for OsLauncher {
             },
             _ => None,
         };
+        // An fcgi-program's fd 0 is its group's listening socket.
+        let stdin_fd = spec.socket.unwrap_or(in_r.as_fd());
         let stderr_fd = if cfg.redirect_stderr {
             out_w.as_fd()
         } else {
@@ -159,7 +161,7 @@ impl Launcher for OsLauncher {
             envp: &envp,
             directory: dir.as_deref(),
             umask: cfg.umask,
-            stdin: in_r.as_fd(),
+            stdin: stdin_fd,
             stdout: out_w.as_fd(),
             stderr: stderr_fd,
             credentials: creds.as_ref(),
@@ -205,10 +207,18 @@ impl Launcher for OsLauncher {
             });
         }
         tokio::task::spawn_local(capture(origin, pipes));
-        let stdin = tokio::net::unix::pipe::Sender::from_owned_fd(in_w)
-            .ok()
+        let stdin = (spec.socket.is_none())
+            .then(|| tokio::net::unix::pipe::Sender::from_owned_fd(in_w).ok())
+            .flatten()
             .map(|tx| Box::new(PipeStdin::Idle(Some(tx))) as Box<dyn crate::core::seams::Stdin>);
         Ok(Spawned { pid, stdin })
+    }
+
+    fn open_socket(
+        &mut self,
+        spec: &crate::core::engine::FcgiSpec,
+    ) -> std::io::Result<std::os::fd::OwnedFd> {
+        open_fcgi_socket(spec)
     }
 
     fn signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
@@ -299,4 +309,56 @@ pub fn reap() -> Vec<(i32, warden_sys::process::ExitStatus)> {
         out.push((pid.as_raw(), status));
     }
     out
+}
+
+/// Creates, binds and listens on an `[fcgi-program:x]` socket, as
+/// supervisord's socket manager does: TCP with `SO_REUSEADDR`; a unix
+/// socket replaces a stale file at its path, then gets `socket_mode` and
+/// `socket_owner` (default: the program's user). Close on exec.
+fn open_fcgi_socket(spec: &crate::core::engine::FcgiSpec) -> std::io::Result<std::os::fd::OwnedFd> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    use warden_config::FcgiSocket;
+    // The kernel caps the backlog at net.core.somaxconn.
+    let backlog = spec
+        .backlog
+        .and_then(|b| i32::try_from(b).ok())
+        .unwrap_or(4096);
+    match &spec.socket {
+        FcgiSocket::Tcp { host, port } => {
+            let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), *port))?
+                .next()
+                .ok_or_else(|| std::io::Error::other(format!("{host} has no address")))?;
+            let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+            sock.set_reuse_address(true)?;
+            sock.bind(&addr.into())?;
+            sock.listen(backlog)?;
+            Ok(sock.into())
+        }
+        FcgiSocket::Unix { path, mode, owner } => {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let sock = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+            sock.bind(&SockAddr::unix(path)?)?;
+            let ready = || -> std::io::Result<()> {
+                std::os::unix::fs::chown(
+                    path,
+                    owner.map(|o| o.0).or(spec.user),
+                    owner.and_then(|o| o.1),
+                )?;
+                std::fs::set_permissions(
+                    path,
+                    std::os::unix::fs::PermissionsExt::from_mode(*mode),
+                )?;
+                sock.listen(backlog)
+            };
+            if let Err(e) = ready() {
+                // No half-made socket file is left behind.
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
+            Ok(sock.into())
+        }
+    }
 }

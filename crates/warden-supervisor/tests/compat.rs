@@ -297,3 +297,127 @@ startsecs=0
         "{ward_tail:?}"
     );
 }
+
+/// The inode of the socket that is `pid`'s fd 0 (`socket:[N]`).
+fn fd0_socket(pid: i32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/fd/0"))
+        .map(|l| l.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Connects and reads the greeting of `sv-child --fcgi`.
+fn greet(addr: &Result<u16, std::path::PathBuf>) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut out = String::new();
+    match addr {
+        Ok(port) => {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", *port))?;
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            s.read_to_string(&mut out)?;
+        }
+        Err(path) => {
+            let mut s = std::os::unix::net::UnixStream::connect(path)?;
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            s.read_to_string(&mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+/// `[fcgi-program:x]`: every process of the group gets the socket the
+/// supervisor made as its fd 0 (a listening socket of the right family, on
+/// which it accepts the test's connections), for TCP and unix sockets, with
+/// `socket_mode`; restarting one process keeps the socket; removing the
+/// group closes it. The same on both.
+#[test]
+fn fcgi_program_sockets_match() {
+    let scratch = Scratch::new();
+    let conf = |port: u16| {
+        format!(
+            "
+[fcgi-program:web]
+command={{child}} --fcgi --tag {{tag}}
+socket=tcp://127.0.0.1:{port}
+process_name=%(program_name)s_%(process_num)s
+numprocs=2
+startsecs=0
+stdout_logfile=%(here)s/web-%(process_num)s.log
+
+[fcgi-program:local]
+command={{child}} --fcgi --tag {{tag}}
+socket=unix://%(here)s/fcgi.sock
+socket_mode=0660
+startsecs=0
+stdout_logfile=%(here)s/local.log
+"
+        )
+    };
+    let (rp, wp) = (helper::free_port(), helper::free_port());
+    let r = Sup::start(helper::Kind::Real, &scratch.join("r"), &conf(rp));
+    let w = Sup::start(helper::Kind::Warden, &scratch.join("w"), &conf(wp));
+    r.settle();
+    w.settle();
+    same(&r, &w, &["status"]);
+    for (s, port) in [(&r, rp), (&w, wp)] {
+        let who = format!("{:?}", s.kind);
+        let pids: Vec<i32> = ["web:web_0", "web:web_1"]
+            .iter()
+            .map(|n| wait_for(Duration::from_secs(10), n, || s.running_pid(n)))
+            .collect();
+        let hello = greet(&Ok(port)).expect("connect to the tcp socket");
+        assert!(
+            pids.iter().any(|p| hello == format!("hello from {p}\n")),
+            "{who}: {hello:?} from one of {pids:?}"
+        );
+        let local = s.dir.join("fcgi.sock");
+        let hello = greet(&Err(local.clone())).expect("connect to the unix socket");
+        assert!(hello.starts_with("hello from "), "{who}: {hello:?}");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&local).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o7777, 0o660, "{who}: socket_mode");
+        for (log, family) in [
+            ("web-0.log", "inet"),
+            ("web-1.log", "inet"),
+            ("local.log", "unix"),
+        ] {
+            let text = std::fs::read_to_string(s.dir.join(log)).unwrap_or_default();
+            assert_eq!(text, format!("fd0: listening {family}\n"), "{who}: {log}");
+        }
+        // Both processes share one socket, and it outlives a restart.
+        let inode = fd0_socket(pids[0]);
+        assert!(inode.starts_with("socket:["), "{who}: {inode}");
+        assert_eq!(fd0_socket(pids[1]), inode, "{who}: one socket");
+        s.ctl(&["restart", "web:web_0"]);
+        let again = wait_for(Duration::from_secs(10), "web_0 again", || {
+            s.running_pid("web:web_0").filter(|p| *p != pids[0])
+        });
+        assert_eq!(
+            fd0_socket(again),
+            inode,
+            "{who}: same socket after a restart"
+        );
+        assert!(greet(&Ok(port)).is_ok(), "{who}");
+    }
+    same(&r, &w, &["stop", "web:*"]);
+    same(&r, &w, &["remove", "web"]);
+    for (s, port) in [(&r, rp), (&w, wp)] {
+        let refused = greet(&Ok(port)).map_err(|e| e.kind());
+        assert_eq!(
+            refused,
+            Err(std::io::ErrorKind::ConnectionRefused),
+            "{:?}: the socket is closed with its group",
+            s.kind
+        );
+    }
+    // warden keeps a group's socket while its processes are stopped
+    // (supervisord closes it): connections wait in the backlog.
+    same(&r, &w, &["stop", "local"]);
+    let local = w.dir.join("fcgi.sock");
+    assert!(std::os::unix::net::UnixStream::connect(&local).is_ok());
+    assert!(
+        w.mainlog().contains("Creating socket unix://"),
+        "{}",
+        w.mainlog()
+    );
+}

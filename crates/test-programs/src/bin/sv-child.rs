@@ -10,6 +10,9 @@
 //! - `--tick MS`: print `tick N` every MS milliseconds, forever.
 //! - `--after MS`: sleep MS milliseconds before exiting.
 //! - `--exit N`: exit with code N (default 0) at the end.
+//! - `--fcgi`: fd 0 must be a listening socket (else exit 9); prints
+//!   `fd0: listening unix|inet|inet6` and then, for every connection it
+//!   accepts, writes `hello from PID\n` to it and closes it, forever.
 //! - `--tag ANY`: ignored (marks the command line for cleanup).
 //!
 //! Without `--after`, `--tick` or `--exit`, it sleeps forever.
@@ -25,6 +28,9 @@ fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let has = |flag: &str| args.iter().any(|a| a == flag);
+    if has("--fcgi") {
+        fcgi();
+    }
     if has("--ignore-term") {
         let _ = warden_sys::signal::ignore(warden_sys::Signal::from_raw(15).expect("SIGTERM"));
     }
@@ -77,6 +83,33 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(ms));
             }
             std::process::exit(e.unwrap_or(0));
+        }
+    }
+}
+
+/// `--fcgi`: serve on the listening socket that is fd 0.
+fn fcgi() -> ! {
+    use std::os::fd::AsFd;
+    let sock = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(socket2::Socket::from)
+        .unwrap_or_else(|_| std::process::exit(9));
+    if !sock.is_listener().unwrap_or(false) {
+        println!("fd0: not a listening socket");
+        std::process::exit(9);
+    }
+    let family = match sock.domain() {
+        Ok(d) if d == socket2::Domain::UNIX => "unix",
+        Ok(d) if d == socket2::Domain::IPV4 => "inet",
+        Ok(d) if d == socket2::Domain::IPV6 => "inet6",
+        _ => "other",
+    };
+    println!("fd0: listening {family}");
+    let _ = std::io::stdout().flush();
+    loop {
+        if let Ok((mut conn, _)) = sock.accept() {
+            let _ = conn.write_all(format!("hello from {}\n", std::process::id()).as_bytes());
         }
     }
 }

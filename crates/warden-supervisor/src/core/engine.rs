@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use tokio::sync::oneshot;
-use warden_config::{Config, GroupConfig, LogFile, ProcessConfig};
+use warden_config::{Config, FcgiSocket, GroupConfig, LogFile, ProcessConfig};
 use warden_types::{Namespec, SupervisorState};
 
 use crate::core::api::{ApiError, ErrorKind, Outcome, ResultEntry};
@@ -130,6 +130,32 @@ pub(in crate::core) struct Group {
     pub(in crate::core) pool: Option<Rc<PoolSpec>>,
     /// Gone from the config: dropped once its last process is.
     pub(in crate::core) retiring: bool,
+    /// For an `[fcgi-program:x]` group: its socket's config.
+    pub(in crate::core) fcgi: Option<Rc<FcgiSpec>>,
+    /// The socket, once created: every process of the group gets it as
+    /// its fd 0. It lives as long as the group (across restarts of the
+    /// processes) and is closed when the group is dropped.
+    pub(in crate::core) socket: Option<std::os::fd::OwnedFd>,
+}
+
+/// An `[fcgi-program:x]` group's socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FcgiSpec {
+    /// Where it listens.
+    pub socket: FcgiSocket,
+    /// `socket_backlog` (`None`: the system's maximum).
+    pub backlog: Option<i64>,
+    /// For a unix socket without `socket_owner`: the program's user.
+    pub user: Option<u32>,
+}
+
+impl std::fmt::Display for FcgiSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.socket {
+            FcgiSocket::Unix { path, .. } => write!(f, "unix://{}", path.display()),
+            FcgiSocket::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
+        }
+    }
 }
 
 /// What an `[eventlistener:x]` pool listens to.
@@ -225,6 +251,8 @@ pub struct Engine {
     pub(in crate::core) pending_groups: Vec<Rc<GroupConfig>>,
     /// The event listener pools among them.
     pub(in crate::core) pending_pools: HashMap<String, Rc<PoolSpec>>,
+    /// The `[fcgi-program:x]` groups among them.
+    pub(in crate::core) pending_fcgi: HashMap<String, Rc<FcgiSpec>>,
     /// Raw stdout of listener processes goes here (the listener protocol).
     listener_tap: Option<crate::core::logs::Tap>,
     /// Groups, in (priority, name) order.
@@ -261,6 +289,7 @@ impl Engine {
             config,
             pending_groups: Vec::new(),
             pending_pools: HashMap::new(),
+            pending_fcgi: HashMap::new(),
             listener_tap: None,
             groups: Vec::new(),
             procs: HashMap::new(),
@@ -374,12 +403,6 @@ impl Engine {
                 );
             }
         }
-        for f in &self.config.fcgi_programs {
-            self.log.log(
-                Level::Warn,
-                &format!("[fcgi-program:{}] is parsed but not run by warden", f.name),
-            );
-        }
         if !self.config.supervisord.nodaemon && !self.restarted {
             self.log
                 .log(Level::Info, "daemonizing the supervisord process");
@@ -424,6 +447,7 @@ impl Engine {
             .unwrap_or(self.groups.len());
         let name = cfg.name.clone();
         let pool = self.pending_pools.get(&name).cloned();
+        let fcgi = self.pending_fcgi.get(&name).cloned();
         self.groups.insert(
             pos,
             Group {
@@ -431,9 +455,44 @@ impl Engine {
                 procs: ids,
                 pool,
                 retiring: false,
+                fcgi,
+                socket: None,
             },
         );
+        if let Err(e) = self.group_socket(pos) {
+            self.log.log(Level::Error, &e);
+        }
         self.bus.publish(EventKind::GroupAdded(name));
+    }
+
+    /// Creates group `gi`'s `[fcgi-program:x]` socket if it has none yet.
+    ///
+    /// # Errors
+    ///
+    /// The socket could not be created (the message names it).
+    pub(in crate::core) fn group_socket(&mut self, gi: usize) -> Result<(), String> {
+        let g = &mut self.groups[gi];
+        let Some(spec) = &g.fcgi else {
+            return Ok(());
+        };
+        if g.socket.is_none() {
+            self.log
+                .log(Level::Info, &format!("Creating socket {spec}"));
+            let fd = self
+                .launcher
+                .open_socket(spec)
+                .map_err(|e| format!("Could not create FastCGI socket {spec}: {e}"))?;
+            g.socket = Some(fd);
+        }
+        Ok(())
+    }
+
+    /// Whether `new` differs from active group `g`: its processes, or what
+    /// it listens to (a pool's events, an fcgi group's socket).
+    pub(in crate::core) fn group_differs(&self, g: &Group, new: &GroupConfig) -> bool {
+        *g.cfg != *new
+            || g.pool != self.pending_pools.get(&new.name).cloned()
+            || g.fcgi != self.pending_fcgi.get(&new.name).cloned()
     }
 
     /// A new, never started process for `cfg`.
@@ -534,7 +593,8 @@ impl Engine {
         self.clear_autochildlogdir();
         let config = std::mem::take(&mut self.config.groups);
         let pools = std::mem::take(&mut self.config.eventlisteners);
-        let groups = self.take_pending(config, pools);
+        let fcgis = std::mem::take(&mut self.config.fcgi_programs);
+        let groups = self.take_pending(config, pools, fcgis);
         for g in groups {
             self.add_group(g);
         }
@@ -546,8 +606,10 @@ impl Engine {
         &mut self,
         groups: Vec<GroupConfig>,
         pools: Vec<warden_config::EventListenerPool>,
+        fcgis: Vec<warden_config::FcgiGroup>,
     ) -> Vec<Rc<GroupConfig>> {
         self.pending_pools.clear();
+        self.pending_fcgi.clear();
         let mut all: Vec<Rc<GroupConfig>> = groups.into_iter().map(Rc::new).collect();
         for p in pools {
             self.pending_pools.insert(
@@ -562,6 +624,22 @@ impl Engine {
                 priority: p.priority,
                 heterogeneous: false,
                 processes: p.processes,
+            }));
+        }
+        for f in fcgis {
+            self.pending_fcgi.insert(
+                f.name.clone(),
+                Rc::new(FcgiSpec {
+                    socket: f.socket,
+                    backlog: f.socket_backlog,
+                    user: f.processes.first().and_then(|p| p.uid),
+                }),
+            );
+            all.push(Rc::new(GroupConfig {
+                name: f.name,
+                priority: f.priority,
+                heterogeneous: false,
+                processes: f.processes,
             }));
         }
         all.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
@@ -731,6 +809,10 @@ impl Engine {
 
     /// Opens the logs and starts the process; supervisord's spawn errors.
     fn spawn(&mut self, id: ProcId) -> Result<i32, String> {
+        let group = &self.procs.get(&id).ok_or("no such process")?.cfg.group;
+        if let Some(gi) = self.groups.iter().position(|g| g.cfg.name == *group) {
+            self.group_socket(gi)?;
+        }
         let p = self.procs.get_mut(&id).ok_or("no such process")?;
         let (program, argv) = execv_args(&p.cfg).map_err(|e| e.detail.unwrap_or_default())?;
         let name = p.cfg.name.clone();
@@ -763,10 +845,11 @@ impl Engine {
         } else {
             p.stderr.clone()
         };
-        let listener = self
-            .groups
-            .iter()
-            .any(|g| g.pool.is_some() && g.cfg.name == p.cfg.group);
+        let group = self.groups.iter().find(|g| g.cfg.name == p.cfg.group);
+        let listener = group.is_some_and(|g| g.pool.is_some());
+        let socket = group
+            .and_then(|g| g.socket.as_ref())
+            .map(std::os::fd::AsFd::as_fd);
         let spawned = self.launcher.spawn(&SpawnSpec {
             config: &p.cfg,
             program,
@@ -779,6 +862,7 @@ impl Engine {
             } else {
                 None
             },
+            socket,
         })?;
         p.stdin = spawned.stdin;
         Ok(spawned.pid)
@@ -1100,6 +1184,9 @@ impl Engine {
         let g = self.groups.remove(gi);
         for id in g.procs {
             self.procs.remove(&id);
+        }
+        if let (Some(spec), Some(_)) = (&g.fcgi, &g.socket) {
+            self.log.log(Level::Info, &format!("Closing socket {spec}"));
         }
         self.bus
             .publish(EventKind::GroupRemoved(g.cfg.name.clone()));

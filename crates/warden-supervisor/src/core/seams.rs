@@ -26,6 +26,9 @@ pub struct SpawnSpec<'a> {
     pub log: MainLog,
     /// Raw stdout for the event listener protocol (listener processes only).
     pub tap: Option<Tap>,
+    /// An `[fcgi-program:x]` process's listening socket: its fd 0 instead of
+    /// a stdin pipe.
+    pub socket: Option<std::os::fd::BorrowedFd<'a>>,
 }
 
 impl std::fmt::Debug for SpawnSpec<'_> {
@@ -80,6 +83,17 @@ pub trait Launcher {
     ///
     /// The file could not be created.
     fn auto_log(&mut self, process: &str, channel: &str) -> std::io::Result<PathBuf>;
+
+    /// Creates an `[fcgi-program:x]` group's listening socket (close on
+    /// exec; a child gets it as its fd 0).
+    ///
+    /// # Errors
+    ///
+    /// It could not be created, bound or listened on.
+    fn open_socket(
+        &mut self,
+        spec: &crate::core::engine::FcgiSpec,
+    ) -> std::io::Result<std::os::fd::OwnedFd>;
 
     /// Opens (creates) a log file.
     ///

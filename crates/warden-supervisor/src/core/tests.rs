@@ -56,6 +56,13 @@ impl Launcher for FakeLauncher {
     fn open_log(&mut self, _: &Path, _: i64, _: i64) -> std::io::Result<Rc<Sink>> {
         Err(std::io::Error::other("no files in these tests"))
     }
+
+    fn open_socket(
+        &mut self,
+        _: &crate::core::engine::FcgiSpec,
+    ) -> std::io::Result<std::os::fd::OwnedFd> {
+        Ok(std::fs::File::open("/dev/null")?.into())
+    }
 }
 
 struct FakeClock(Rc<World>);

@@ -7,7 +7,7 @@ use crate::core::engine::Engine;
 /// what changed against the active ones.
 pub(super) fn reread(e: &mut Engine) -> Result<Reply, ApiError> {
     let config = (e.loader)().map_err(|m| ApiError::new(ErrorKind::CantReread, m))?;
-    e.take_pending(config.groups, config.eventlisteners);
+    e.take_pending(config.groups, config.eventlisteners, config.fcgi_programs);
     let cur = &e.groups;
     let new = &e.pending_groups;
     let names = |it: &mut dyn Iterator<Item = &String>| it.cloned().collect::<Vec<_>>();
@@ -21,7 +21,10 @@ pub(super) fn reread(e: &mut Engine) -> Result<Reply, ApiError> {
         changed: names(
             &mut new
                 .iter()
-                .filter(|n| cur.iter().any(|c| c.cfg.name == n.name && *c.cfg != ***n))
+                .filter(|n| {
+                    cur.iter()
+                        .any(|c| c.cfg.name == n.name && e.group_differs(c, n))
+                })
                 .map(|n| &n.name),
         ),
         removed: names(

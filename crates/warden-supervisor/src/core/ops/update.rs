@@ -57,7 +57,7 @@ pub(super) fn update(e: &mut Engine, wanted: &[String]) -> Answer {
         Ok(c) => c,
         Err(m) => return Answer::Now(Err(ApiError::new(ErrorKind::CantReread, m))),
     };
-    e.take_pending(config.groups, config.eventlisteners);
+    e.take_pending(config.groups, config.eventlisteners, config.fcgi_programs);
     let mut report = UpdateReport::default();
     for name in wanted {
         let known = e.groups.iter().any(|g| g.cfg.name == *name)
@@ -89,12 +89,9 @@ pub(super) fn update(e: &mut Engine, wanted: &[String]) -> Answer {
         .iter()
         .filter(|n| want(&n.name))
         .filter(|n| {
-            e.groups.iter().any(|g| {
-                g.cfg.name == n.name
-                    && (g.retiring
-                        || *g.cfg != ***n
-                        || g.pool != e.pending_pools.get(&n.name).cloned())
-            })
+            e.groups
+                .iter()
+                .any(|g| g.cfg.name == n.name && (g.retiring || e.group_differs(g, n)))
         })
         .cloned()
         .collect();
@@ -186,7 +183,18 @@ fn change_group(e: &mut Engine, cfg: &Rc<GroupConfig>, waits: &mut Vec<ProcId>) 
         .position(|g| g.cfg.name == cfg.name)
         .expect("a changed group is active");
     let pool = e.pending_pools.get(&cfg.name).cloned();
-    let pool_changed = e.groups[gi].pool != pool;
+    let fcgi = e.pending_fcgi.get(&cfg.name).cloned();
+    // A pool's events or an fcgi group's socket: every process restarts.
+    let pool_changed = e.groups[gi].pool != pool || e.groups[gi].fcgi != fcgi;
+    if e.groups[gi].fcgi != fcgi {
+        // Running processes keep the old socket until they stop; the new
+        // one is created now.
+        e.groups[gi].fcgi = fcgi;
+        e.groups[gi].socket = None;
+        if let Err(err) = e.group_socket(gi) {
+            e.log.log(crate::core::logs::Level::Error, &err);
+        }
+    }
     let old_ids = e.groups[gi].procs.clone();
     let mut ids = Vec::new();
     let mut processes = Vec::new();
