@@ -69,6 +69,11 @@
 //! - AUTO child logs are created (mode 0600, `O_EXCL`) when their group is
 //!   added, as `mkstemp` would; supervisord only picks a name.
 //! - An unusable main log refuses the start (supervisord runs without it).
+//! - An `[fcgi-program:x]` socket lives as long as its group; supervisord
+//!   closes it whenever no process of the group runs.
+//! - `warden.update` (used by `warden ctl update`, not listed by
+//!   `system.listMethods`) restarts only the processes whose config changed;
+//!   supervisorctl's `update` keeps supervisord's whole-group behaviour.
 
 pub mod core;
 pub mod http;

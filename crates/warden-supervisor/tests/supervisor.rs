@@ -181,7 +181,9 @@ autorestart=false
     assert_eq!(rt.len(), 4, "real: {rt:?}");
     assert_eq!(wt.len(), 4, "warden: {wt:?}");
     for (i, want) in [0.0, 1.0, 3.0, 6.0].iter().enumerate() {
-        assert!((rt[i] - want).abs() < 1.2, "real {rt:?}");
+        // supervisord polls once a second, and a loaded machine adds to
+        // that: the reference only has to be in the right second or two.
+        assert!((rt[i] - want).abs() < 2.0, "real {rt:?}");
         assert!((wt[i] - want).abs() < 0.5, "warden {wt:?}");
     }
     let gave_up = "gave up: flap entered FATAL state, too many start retries too quickly";
