@@ -496,3 +496,18 @@ fn update_restarts_only_what_changed_inside_a_group() {
         "g is gone and `other` was not asked for: {all:?}"
     );
 }
+
+#[test]
+fn reread_sees_a_listener_pool_whose_events_changed() {
+    let pool = |events: &str| {
+        format!(
+            "[eventlistener:pool]\ncommand=/bin/true\nevents={events}\nstdout_logfile=NONE\nstderr_logfile=NONE\n"
+        )
+    };
+    let mut h = Harness::new(&pool("PROCESS_STATE"));
+    *h.text.borrow_mut() = pool("TICK_5");
+    let Reply::Changes(c) = h.now(Request::Reread) else {
+        panic!("changes");
+    };
+    assert_eq!(c.changed, ["pool"]);
+}
