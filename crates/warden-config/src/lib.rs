@@ -35,6 +35,7 @@ mod error;
 pub mod expand;
 mod glob;
 pub mod ini;
+mod lifecycle;
 mod model;
 pub mod shlex;
 mod system;
