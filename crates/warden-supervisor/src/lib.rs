@@ -74,6 +74,7 @@ pub mod core;
 pub mod http;
 pub mod listeners;
 pub mod os;
+pub mod probes;
 mod run;
 mod ticks;
 pub mod web;

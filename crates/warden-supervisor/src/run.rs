@@ -77,8 +77,28 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             .iter()
             .map(|s| s.file.clone())
             .collect();
+        // readiness probes, health checks and $NOTIFY_SOCKET (warden's
+        // lifecycle keys; nothing is opened without them)
+        let (probe_tx, probe_rx) = mpsc::unbounded_channel();
+        let mut launcher = OsLauncher::new(&config, bus.clone());
+        let notify = crate::probes::uses_notify(&config).then(|| {
+            config.supervisord.childlogdir.join(format!(
+                "warden-notify-{}.sock",
+                warden_sys::Pid::this().as_raw()
+            ))
+        });
+        if let Some(path) = &notify {
+            match crate::probes::serve_notify(path, probe_tx.clone()) {
+                Ok(()) => launcher.notify_socket = Some(path.clone()),
+                Err(e) => log.log(
+                    Level::Critical,
+                    &format!("cannot open NOTIFY_SOCKET {}: {e}", path.display()),
+                ),
+            }
+        }
         let parts = Parts {
-            launcher: Box::new(OsLauncher::new(&config, bus.clone())),
+            launcher: Box::new(launcher),
+            prober: Box::new(crate::probes::OsProber::new(probe_tx)),
             clock: Rc::new(SystemClock::new()),
             loader: Box::new(move || {
                 let env = warden_config::host_env();
@@ -102,7 +122,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         daemon.notify_ready();
         let ticks = tokio::task::spawn_local(crate::ticks::run(bus));
         let listening = tokio::task::spawn_local(listeners.run());
-        let code = drive(&mut engine, signals, rx).await;
+        let code = drive(&mut engine, signals, rx, probe_rx).await;
         ticks.abort();
         listening.abort();
         daemon.notify_stopping();
@@ -110,7 +130,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         servers
             .shutdown(std::time::Duration::from_millis(500))
             .await;
-        for s in sockets {
+        for s in sockets.into_iter().chain(notify) {
             let _ = std::fs::remove_file(s);
         }
         code
@@ -145,6 +165,7 @@ async fn drive(
     engine: &mut Engine,
     mut s: Signals,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    mut probes: mpsc::UnboundedReceiver<crate::probes::ProbeEvent>,
 ) -> i32 {
     loop {
         // A child may have exited before we were told (signals coalesce).
@@ -171,6 +192,7 @@ async fn drive(
                 Command::Call(req, reply) => engine.request(req, reply),
                 Command::Log(level, msg) => engine.log(level, &msg),
             },
+            Some(ev) = probes.recv() => crate::probes::deliver(engine, ev),
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_for.unwrap_or(0))), if sleep_for.is_some() => {
                 engine.fire_due();
             }

@@ -1,0 +1,110 @@
+//! Dependencies between programs (`depends_on=`) and the stop order.
+//!
+//! A program with `depends_on` is auto-started only when everything it
+//! depends on is RUNNING (ready, with `ready=`); it is woken up when one of
+//! them becomes RUNNING. Stops (shutdown, reload) go in tiers: first the
+//! programs no unstopped program depends on, of those the highest group
+//! priority, all of a tier at once; the next tier when the previous one
+//! has stopped.
+
+use crate::core::engine::{Engine, ProcId};
+use crate::core::state::State;
+
+impl Engine {
+    /// The processes `id` depends on (`NAME`: the processes of program
+    /// NAME; `GROUP:*`: the processes of group GROUP).
+    pub(in crate::core) fn deps_of(&self, id: ProcId) -> Vec<ProcId> {
+        let Some(p) = self.procs.get(&id) else {
+            return Vec::new();
+        };
+        let names = &p.cfg.lifecycle.depends_on;
+        if names.is_empty() {
+            return Vec::new();
+        }
+        let mut out: Vec<ProcId> = self
+            .procs
+            .iter()
+            .filter(|(other, q)| {
+                **other != id
+                    && names.iter().any(|n| match n.strip_suffix(":*") {
+                        Some(group) => q.cfg.group == group,
+                        None => q.cfg.program_name == *n,
+                    })
+            })
+            .map(|(other, _)| *other)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Everything `id` depends on is RUNNING.
+    pub(in crate::core) fn deps_ready(&self, id: ProcId) -> bool {
+        self.deps_of(id)
+            .iter()
+            .all(|d| self.procs[d].fsm.state == State::Running)
+    }
+
+    /// The processes that depend on `id`.
+    pub(in crate::core) fn dependents(&self, id: ProcId) -> Vec<ProcId> {
+        let mut out: Vec<ProcId> = self
+            .procs
+            .iter()
+            .filter(|(_, q)| !q.cfg.lifecycle.depends_on.is_empty())
+            .map(|(other, _)| *other)
+            .filter(|other| self.deps_of(*other).contains(&id))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The next processes to stop in a shutdown, in the order to signal
+    /// them; `None` when everything is stopped or a tier is still stopping.
+    pub(in crate::core) fn stop_tier(&self) -> Option<Vec<ProcId>> {
+        let order = self.ordered_procs();
+        let unstopped: Vec<ProcId> = order
+            .iter()
+            .copied()
+            .filter(|id| !self.procs[id].fsm.state.is_stopped())
+            .collect();
+        if unstopped.is_empty()
+            || unstopped
+                .iter()
+                .any(|id| self.procs[id].fsm.state == State::Stopping)
+        {
+            return None;
+        }
+        let any_deps = unstopped
+            .iter()
+            .any(|id| !self.procs[id].cfg.lifecycle.depends_on.is_empty());
+        let mut candidates: Vec<ProcId> = if any_deps {
+            unstopped
+                .iter()
+                .copied()
+                .filter(|id| {
+                    !unstopped
+                        .iter()
+                        .any(|other| self.deps_of(*other).contains(id))
+                })
+                .collect()
+        } else {
+            unstopped.clone()
+        };
+        if candidates.is_empty() {
+            candidates = unstopped; // a cycle (refused by the config): all
+        }
+        let priority = |id: &ProcId| {
+            let group = &self.procs[id].cfg.group;
+            self.groups
+                .iter()
+                .find(|g| g.cfg.name == *group)
+                .map_or(i64::MIN, |g| g.cfg.priority)
+        };
+        let top = candidates.iter().map(priority).max()?;
+        let mut tier: Vec<ProcId> = candidates
+            .into_iter()
+            .filter(|id| priority(id) == top)
+            .collect();
+        tier.reverse();
+        Some(tier)
+    }
+}
