@@ -107,4 +107,49 @@ impl Engine {
         tier.reverse();
         Some(tier)
     }
+
+    /// For a stop of several processes at once (a group, all): the ones
+    /// among `ids` that depend on `id` and are not stopped yet; `id` is
+    /// stopped only after them.
+    pub(in crate::core) fn dependents_among(&self, id: ProcId, ids: &[ProcId]) -> Vec<ProcId> {
+        if !self
+            .procs
+            .values()
+            .any(|p| !p.cfg.lifecycle.depends_on.is_empty())
+        {
+            return Vec::new();
+        }
+        self.dependents(id)
+            .into_iter()
+            .filter(|d| ids.contains(d) && self.procs[d].fsm.state.is_running())
+            .collect()
+    }
+
+    /// Holds the stop of `id` until `dependents` have stopped.
+    pub(in crate::core) fn hold_stop(&mut self, id: ProcId, dependents: Vec<ProcId>) {
+        self.held_stops.retain(|(h, _)| *h != id);
+        self.held_stops.push((id, dependents));
+    }
+
+    /// Carries out the held stops whose dependents have all stopped.
+    pub(in crate::core) fn release_held_stops(&mut self) {
+        if self.held_stops.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut self.held_stops);
+        let (ready, waiting): (Vec<_>, Vec<_>) = held.into_iter().partition(|(_, deps)| {
+            deps.iter()
+                .all(|d| self.procs.get(d).is_none_or(|p| p.fsm.state.is_stopped()))
+        });
+        self.held_stops = waiting;
+        for (id, _) in ready {
+            if self
+                .procs
+                .get(&id)
+                .is_some_and(|p| p.fsm.state.is_running())
+            {
+                let _ = self.stop_proc(id);
+            }
+        }
+    }
 }

@@ -228,6 +228,9 @@ pub struct Engine {
     pub(in crate::core) prober: Box<dyn Prober>,
     /// A `critical=true` program failed: the exit code once stopped.
     pub(in crate::core) critical_exit: Option<i32>,
+    /// Stops held until these processes' dependents (the listed ones) have
+    /// stopped (see core::deps).
+    pub(in crate::core) held_stops: Vec<(ProcId, Vec<ProcId>)>,
 }
 
 impl Engine {
@@ -260,6 +263,7 @@ impl Engine {
             bus: parts.bus,
             prober: parts.prober,
             critical_exit: None,
+            held_stops: Vec::new(),
         }
     }
 
@@ -891,6 +895,7 @@ impl Engine {
         }
         loop {
             self.shutdown_progress();
+            self.release_held_stops();
             if self.finished.is_some() || !self.changed {
                 return;
             }

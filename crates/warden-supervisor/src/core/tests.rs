@@ -587,3 +587,37 @@ fn every_state_change_is_one_numbered_event() {
         ]
     );
 }
+
+#[test]
+fn stop_all_stops_dependents_first_then_their_dependencies() {
+    let mut h = Harness::new(
+        &[
+            program("db", "startsecs=0"),
+            program("web", "startsecs=0\ndepends_on=db"),
+            program("other", "startsecs=0"),
+        ]
+        .concat(),
+    );
+    let (db, web, other) = (h.pid("db"), h.pid("web"), h.pid("other"));
+    let mut rx = h.call(Request::Stop {
+        target: Target::All,
+        wait: true,
+    });
+    let signalled = |h: &Harness| -> Vec<i32> {
+        let mut v: Vec<i32> = h.world.signals.borrow().iter().map(|s| s.0).collect();
+        v.sort_unstable();
+        v
+    };
+    let mut first = vec![web, other];
+    first.sort_unstable();
+    assert_eq!(signalled(&h), first, "db waits for web");
+    h.exit("other", Exit::Code(0));
+    h.exit("web", Exit::Code(0));
+    assert!(h.world.signals.borrow().iter().any(|s| s.0 == db));
+    assert!(pending(&mut rx));
+    h.exit("db", Exit::Code(0));
+    let Ok(Ok(Reply::Results(r))) = rx.try_recv() else {
+        panic!("resolved");
+    };
+    assert_eq!(r.len(), 3);
+}
