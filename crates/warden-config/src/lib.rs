@@ -42,6 +42,7 @@ mod system;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Location, Warning, WarningKind};
+pub use lifecycle::dependents;
 pub use model::*;
 pub use system::{python_tempdir, Context, OsSystem, System};
 pub use validate::EVENT_TYPES;

@@ -115,6 +115,68 @@ pub(crate) fn depends_on(v: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The processes (as `GROUP:NAME`) that depend on the processes of
+/// `target` (`NAME`, `GROUP:NAME` or `GROUP:*`), directly or not, in the
+/// order to stop them: those furthest from `target` first.
+pub fn dependents(groups: &[GroupConfig], target: &str) -> Vec<String> {
+    let procs: Vec<&crate::ProcessConfig> = groups.iter().flat_map(|g| &g.processes).collect();
+    let named = |spec: &str| -> Vec<&str> {
+        let (group, name) = match spec.split_once(':') {
+            Some((g, n)) => (Some(g), n),
+            None => (None, spec),
+        };
+        procs
+            .iter()
+            .filter(|p| match (group, name) {
+                (Some(g), "*") => p.group == g,
+                (Some(g), n) => p.group == g && p.name == n,
+                (None, n) => p.name == n || p.group == n,
+            })
+            .map(|p| p.program_name.as_str())
+            .collect()
+    };
+    // does program `p` depend directly on program `on`?
+    let depends = |p: &crate::ProcessConfig, on: &str| {
+        p.lifecycle
+            .depends_on
+            .iter()
+            .any(|d| match d.strip_suffix(":*") {
+                Some(g) => groups
+                    .iter()
+                    .any(|gc| gc.name == g && gc.processes.iter().any(|q| q.program_name == on)),
+                None => d == on,
+            })
+    };
+    // post-order over the dependents graph: the deepest dependents first
+    fn walk<'a>(
+        on: &str,
+        procs: &[&'a crate::ProcessConfig],
+        depends: &dyn Fn(&crate::ProcessConfig, &str) -> bool,
+        seen: &mut BTreeSet<&'a str>,
+        out: &mut Vec<&'a crate::ProcessConfig>,
+    ) {
+        for p in procs {
+            if depends(p, on) && seen.insert(p.program_name.as_str()) {
+                walk(&p.program_name, procs, depends, seen, out);
+                for q in procs.iter().filter(|q| q.program_name == p.program_name) {
+                    out.push(q);
+                }
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for on in named(target) {
+        seen.insert(on);
+    }
+    for on in named(target) {
+        walk(on, &procs, &depends, &mut seen, &mut out);
+    }
+    out.iter()
+        .map(|p| format!("{}:{}", p.group, p.name))
+        .collect()
+}
+
 /// A problem with `depends_on=`: the section and the reason.
 pub(crate) struct DepError {
     pub(crate) section: String,
@@ -295,6 +357,22 @@ mod config_tests {
             "{text}"
         );
         assert!(text.contains("[program:a]"), "{text}");
+    }
+
+    #[test]
+    fn dependents_come_deepest_first() {
+        let l = load(
+            "[program:db]\ncommand=/bin/true\n\
+             [program:api]\ncommand=/bin/true\ndepends_on=db\n\
+             [program:web]\ncommand=/bin/true\ndepends_on=api\n\
+             [program:other]\ncommand=/bin/true\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            crate::dependents(&l.config.groups, "db"),
+            vec!["web:web".to_string(), "api:api".to_string()]
+        );
+        assert!(crate::dependents(&l.config.groups, "other").is_empty());
     }
 
     #[test]

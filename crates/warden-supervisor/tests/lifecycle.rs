@@ -353,3 +353,45 @@ fn the_same_config_with_warden_keys_loads_in_supervisord() {
     let out = same(&r, &w, &["status"]);
     assert_eq!(out.matches("RUNNING").count(), 2, "{out}");
 }
+
+#[test]
+fn ctl_stop_asks_for_with_dependents_then_stops_dependents_first() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let w = Sup::start(
+        Kind::Warden,
+        &dir,
+        "[program:db]\ncommand=sleep 3600\nstartsecs=0\n\
+         [program:api]\ncommand=sleep 3600\nstartsecs=0\ndepends_on=db\n",
+    );
+    wait_for(Duration::from_secs(10), "api RUNNING", || {
+        w.running_pid("api")
+    });
+    let ctl = |args: &[&str]| {
+        let out = Command::new(bin("warden"))
+            .arg("ctl")
+            .arg("-c")
+            .arg(&w.conf)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
+    };
+    let (out, code) = ctl(&["stop", "db"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("running programs depend on db: api:api"),
+        "{out}"
+    );
+    assert!(w.running_pid("db").is_some(), "db was not stopped");
+    let (out, code) = ctl(&["stop", "--with-dependents", "db"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out, "api: stopped\ndb: stopped\n");
+    let log = w.mainlog();
+    let api = log.find("stopped: api").unwrap();
+    let db = log.find("stopped: db").unwrap();
+    assert!(api < db, "{log}");
+}
