@@ -69,6 +69,13 @@
 //! - AUTO child logs are created (mode 0600, `O_EXCL`) when their group is
 //!   added, as `mkstemp` would; supervisord only picks a name.
 //! - An unusable main log refuses the start (supervisord runs without it).
+//! - Shutdown and reload stop the groups of one priority at the same time
+//!   (supervisord stops one group after another), tiers from the highest
+//!   priority down, and programs with dependents after those (warden's
+//!   `depends_on`).
+//! - warden's own `[program:x]` keys (`ready`, `healthcheck*`,
+//!   `depends_on`, `backoff*`, `critical`; see `docs/config.md`) change
+//!   nothing when absent; `startretries=-1` retries forever.
 
 pub mod core;
 pub mod http;
