@@ -152,4 +152,55 @@ impl Engine {
             }
         }
     }
+
+    /// For a start of several processes at once (a group, all): whether
+    /// `id` must wait for something it depends on that is being started
+    /// too (or is on its way: STARTING, BACKOFF).
+    pub(in crate::core) fn start_waits(&self, id: ProcId, ids: &[ProcId]) -> bool {
+        self.deps_of(id).iter().any(|d| {
+            let state = self.procs[d].fsm.state;
+            state != State::Running
+                && (ids.contains(d) || matches!(state, State::Starting | State::Backoff))
+        })
+    }
+
+    /// Holds the start of `id` until what it depends on is RUNNING.
+    pub(in crate::core) fn hold_start(&mut self, id: ProcId) {
+        if !self.held_starts.contains(&id) {
+            self.held_starts.push(id);
+        }
+    }
+
+    /// Starts the held processes whose dependencies are RUNNING; drops the
+    /// holds of those whose dependencies failed (their waiting calls then
+    /// fail).
+    pub(in crate::core) fn release_held_starts(&mut self) {
+        if self.held_starts.is_empty() {
+            return;
+        }
+        if self.mood != crate::core::engine::Mood::Running {
+            self.held_starts.clear();
+            self.touch();
+            return;
+        }
+        for id in std::mem::take(&mut self.held_starts) {
+            if !self.procs.contains_key(&id) {
+                continue;
+            }
+            let deps = self.deps_of(id);
+            let state = |d: &ProcId| self.procs[d].fsm.state;
+            if deps.iter().all(|d| state(d) == State::Running) {
+                if !state(&id).is_running() {
+                    self.feed(id, crate::core::state::Event::Start);
+                }
+            } else if deps.iter().any(|d| {
+                !self.held_starts.contains(d)
+                    && !matches!(state(d), State::Running | State::Starting | State::Backoff)
+            }) {
+                self.touch(); // a dependency failed or was stopped
+            } else {
+                self.held_starts.push(id);
+            }
+        }
+    }
 }

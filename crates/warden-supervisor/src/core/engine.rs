@@ -231,6 +231,8 @@ pub struct Engine {
     /// Stops held until these processes' dependents (the listed ones) have
     /// stopped (see core::deps).
     pub(in crate::core) held_stops: Vec<(ProcId, Vec<ProcId>)>,
+    /// Starts (of a group or all) held until what they depend on runs.
+    pub(in crate::core) held_starts: Vec<ProcId>,
 }
 
 impl Engine {
@@ -264,6 +266,7 @@ impl Engine {
             prober: parts.prober,
             critical_exit: None,
             held_stops: Vec::new(),
+            held_starts: Vec::new(),
         }
     }
 
@@ -882,6 +885,11 @@ impl Engine {
         self.finished
     }
 
+    /// Tickets must be checked again (a held start was dropped).
+    pub(in crate::core) fn touch(&mut self) {
+        self.changed = true;
+    }
+
     /// [`Engine::settle`] for inputs handled in other modules.
     pub(in crate::core) fn settle_now(&mut self) {
         self.settle();
@@ -896,6 +904,7 @@ impl Engine {
         loop {
             self.shutdown_progress();
             self.release_held_stops();
+            self.release_held_starts();
             if self.finished.is_some() || !self.changed {
                 return;
             }
@@ -958,6 +967,7 @@ impl Engine {
     /// supervisord's `onwait` checks of a waiting start or stop.
     pub(in crate::core) fn check(&self, p: Pending, name: &str) -> Option<Result<(), ApiError>> {
         match p {
+            Pending::Start(id) if self.held_starts.contains(&id) => None,
             Pending::Start(id) => {
                 let Some(p) = self.procs.get(&id) else {
                     return Some(Err(ApiError::new(ErrorKind::AbnormalTermination, name)));

@@ -148,10 +148,3 @@ pub trait Prober {
         false
     }
 }
-
-/// A prober that never answers (for engines without probes).
-pub struct NoProber;
-
-impl Prober for NoProber {
-    fn probe(&mut self, _req: ProbeRequest) {}
-}

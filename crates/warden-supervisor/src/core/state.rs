@@ -536,11 +536,13 @@ fn transition(o: &mut Out, p: &Policy, now: Ms, running: bool) {
                 spawn(o, p, now);
             }
             State::Backoff if p.may_retry(o.fsm.backoff) => {
-                if now > o.fsm.delay && ctx_deps(o) {
-                    spawn(o, p, now);
-                } else {
+                if now <= o.fsm.delay {
                     o.effects.push(Effect::Timer(o.fsm.delay.saturating_add(1)));
+                } else if ctx_deps(o) {
+                    spawn(o, p, now);
                 }
+                // else: waits for a dependency to become RUNNING (it wakes
+                // this one up), with no timer
             }
             _ => {}
         }
@@ -1121,6 +1123,26 @@ mod tests {
             assert_eq!(g.state == State::Starting, restarts, "{ar:?}");
             assert_eq!(e.contains(&Effect::Spawn), restarts);
         }
+    }
+
+    #[test]
+    fn a_backoff_waiting_for_a_dependency_arms_no_timer() {
+        let p = policy();
+        let f = fsm(State::Backoff, None); // delay 3000
+        let ctx = Ctx {
+            now: 5000,
+            running: true,
+            policy: &p,
+            deps_ready: false,
+        };
+        let (g, e) = step(&f, &Event::Tick, &ctx);
+        assert_eq!(g.state, State::Backoff);
+        assert_eq!(sketch(&e), "", "a timer in the past would spin");
+        let ctx = Ctx {
+            deps_ready: true,
+            ..ctx
+        };
+        assert_eq!(step(&f, &Event::Tick, &ctx).0.state, State::Starting);
     }
 
     #[test]

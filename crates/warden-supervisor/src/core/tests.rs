@@ -621,3 +621,28 @@ fn stop_all_stops_dependents_first_then_their_dependencies() {
     };
     assert_eq!(r.len(), 3);
 }
+
+#[test]
+fn start_all_starts_dependents_once_their_dependencies_run() {
+    let mut h = Harness::new(
+        &[
+            program("db", "autostart=false\nstartsecs=2"),
+            program("api", "autostart=false\nstartsecs=0\ndepends_on=db"),
+        ]
+        .concat(),
+    );
+    let mut rx = h.call(Request::Start {
+        target: Target::All,
+        wait: true,
+    });
+    assert_eq!(h.spawn_times("db"), [0]);
+    assert!(h.spawn_times("api").is_empty(), "api waits for db");
+    assert!(pending(&mut rx));
+    h.advance(2001);
+    assert_eq!(h.spawn_times("api"), [2001]);
+    let Ok(Ok(Reply::Results(r))) = rx.try_recv() else {
+        panic!("resolved");
+    };
+    assert!(r.iter().all(|e| e.result.is_ok()), "{r:?}");
+    assert_eq!(r.len(), 2);
+}
