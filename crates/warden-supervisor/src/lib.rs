@@ -28,6 +28,9 @@
 //!          │     subscription); /logtail follows a log
 //!          ├─ capture tasks (core/logs.rs): one per child pipe, into the log
 //!          │     sinks, and output events while somebody subscribes
+//!          ├─ probes.rs (only with warden's `ready=`/`healthcheck=`): probe
+//!          │     tasks and the $NOTIFY_SOCKET, results fed back as
+//!          │     Engine::probed / Engine::notified (core/health.rs)
 //!          └─ ticks.rs: TICK_* events, only while somebody wants them
 //! ```
 //!
