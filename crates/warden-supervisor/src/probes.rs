@@ -76,12 +76,7 @@ impl OsProber {
     }
 
     fn answer(&self, req: &ProbeRequest, result: Result<(), String>) {
-        let _ = self.tx.send(ProbeEvent::Result {
-            id: req.id,
-            generation: req.generation,
-            check: req.check,
-            result,
-        });
+        answer(&self.tx, req.id, req.generation, req.check, result);
     }
 
     fn exec(&mut self, req: &ProbeRequest, argv: &[String]) {
@@ -166,6 +161,21 @@ impl OsProber {
     }
 }
 
+fn answer(
+    tx: &UnboundedSender<ProbeEvent>,
+    id: ProcId,
+    generation: u64,
+    check: Check,
+    result: Result<(), String>,
+) {
+    let _ = tx.send(ProbeEvent::Result {
+        id,
+        generation,
+        check,
+        result,
+    });
+}
+
 fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
@@ -218,24 +228,14 @@ impl Prober for OsProber {
                             .map_err(|e| e.kind().to_string())
                     })
                     .await;
-                    let _ = tx.send(ProbeEvent::Result {
-                        id: req.id,
-                        generation: req.generation,
-                        check: req.check,
-                        result,
-                    });
+                    answer(&tx, req.id, req.generation, req.check, result);
                 });
             }
             Probe::Http(url) => {
                 let (url, tx) = (url.clone(), self.tx.clone());
                 tokio::task::spawn_local(async move {
                     let result = within(req.timeout, http_get(&url)).await;
-                    let _ = tx.send(ProbeEvent::Result {
-                        id: req.id,
-                        generation: req.generation,
-                        check: req.check,
-                        result,
-                    });
+                    answer(&tx, req.id, req.generation, req.check, result);
                 });
             }
         }
@@ -250,12 +250,7 @@ impl Prober for OsProber {
             Exit::Code(0) => Ok(()),
             other => Err(crate::core::state::decode(other).1),
         };
-        let _ = self.tx.send(ProbeEvent::Result {
-            id: e.id,
-            generation: e.generation,
-            check: e.check,
-            result,
-        });
+        answer(&self.tx, e.id, e.generation, e.check, result);
         true
     }
 }
