@@ -646,3 +646,30 @@ fn start_all_starts_dependents_once_their_dependencies_run() {
     assert!(r.iter().all(|e| e.result.is_ok()), "{r:?}");
     assert_eq!(r.len(), 2);
 }
+
+#[test]
+fn healthcheck_notify_counts_missing_watchdog_keepalives() {
+    use crate::core::health::Notification;
+    let mut h = Harness::new(&program(
+        "svc",
+        "startsecs=0\nhealthcheck=notify\nhealthcheck_interval=2\nhealthcheck_retries=2",
+    ));
+    let pid = h.pid("svc");
+    let alive = Notification::parse(b"WATCHDOG=1");
+    h.advance(1000);
+    h.engine.notified(&[pid], &alive);
+    h.advance(2000);
+    assert_eq!(h.description("svc"), None, "a keep-alive came in time");
+    h.advance(4000);
+    assert_eq!(
+        h.description("svc").as_deref(),
+        Some("unhealthy (1 check failed: no WATCHDOG=1 in 2 s)")
+    );
+    assert!(h.world.probes.borrow().is_empty(), "nothing is polled");
+    h.advance(6000);
+    assert_eq!(h.state("svc"), ProcessState::Stopping);
+    assert_eq!(
+        h.world.signals.borrow().as_slice(),
+        [(pid, 15, false, 6000)]
+    );
+}
