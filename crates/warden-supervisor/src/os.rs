@@ -64,7 +64,7 @@ pub struct OsLauncher {
     pub bus: Rc<Bus>,
     /// The supervisor's `$NOTIFY_SOCKET`, given to programs that use
     /// `notify` (warden's `ready=notify`, `healthcheck=notify`).
-    pub notify_socket: Option<PathBuf>,
+    pub notify: Option<crate::probes::NotifySocket>,
 }
 
 impl OsLauncher {
@@ -77,7 +77,7 @@ impl OsLauncher {
             identifier: config.supervisord.identifier.clone(),
             childlogdir: config.supervisord.childlogdir.clone(),
             bus,
-            notify_socket: None,
+            notify: None,
         }
     }
 }
@@ -136,7 +136,11 @@ impl Launcher for OsLauncher {
             }
         })?;
         let mut envp = environment(spec, self.serverurl.as_deref());
-        if let Some(ns) = crate::probes::notify_env(cfg, self.notify_socket.as_deref()) {
+        let notify = match &mut self.notify {
+            Some(n) => n.env_for(cfg)?,
+            None => None,
+        };
+        if let Some(ns) = notify {
             envp.retain(|e| !e.as_bytes().starts_with(b"NOTIFY_SOCKET="));
             envp.push(cstring(ns.as_bytes()));
         }

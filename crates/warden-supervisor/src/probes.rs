@@ -293,23 +293,47 @@ async fn http_get(url: &str) -> Result<(), String> {
     }
 }
 
-/// Whether any program of `config` uses `notify` (then the supervisor
-/// opens a `$NOTIFY_SOCKET`).
-#[must_use]
-pub fn uses_notify(config: &warden_config::Config) -> bool {
-    config.processes().any(|p| {
-        p.lifecycle.ready == Some(Probe::Notify) || p.lifecycle.healthcheck == Some(Probe::Notify)
-    })
+/// The supervisor's `$NOTIFY_SOCKET`: one unix datagram socket for every
+/// program that uses `notify`, bound when the first of them starts (also
+/// after a reload brought it in).
+pub struct NotifySocket {
+    path: PathBuf,
+    tx: UnboundedSender<ProbeEvent>,
+    bound: bool,
 }
 
-/// `NOTIFY_SOCKET=PATH` for a program that uses `notify`.
-#[must_use]
-pub fn notify_env(cfg: &warden_config::ProcessConfig, socket: Option<&Path>) -> Option<String> {
-    let l = &cfg.lifecycle;
-    let wants = l.ready == Some(Probe::Notify) || l.healthcheck == Some(Probe::Notify);
-    socket
-        .filter(|_| wants)
-        .map(|s| format!("NOTIFY_SOCKET={}", s.display()))
+impl NotifySocket {
+    /// A socket to be bound at `path`, its messages sent to `tx`.
+    #[must_use]
+    pub fn new(path: PathBuf, tx: UnboundedSender<ProbeEvent>) -> NotifySocket {
+        NotifySocket {
+            path,
+            tx,
+            bound: false,
+        }
+    }
+
+    /// `NOTIFY_SOCKET=PATH` for a program that uses `notify` (binding the
+    /// socket the first time), `None` for the others.
+    ///
+    /// # Errors
+    ///
+    /// The socket could not be bound (a spawn error).
+    pub fn env_for(
+        &mut self,
+        cfg: &warden_config::ProcessConfig,
+    ) -> Result<Option<String>, String> {
+        let l = &cfg.lifecycle;
+        if l.ready != Some(Probe::Notify) && l.healthcheck != Some(Probe::Notify) {
+            return Ok(None);
+        }
+        if !self.bound {
+            serve_notify(&self.path, self.tx.clone())
+                .map_err(|e| format!("cannot open NOTIFY_SOCKET {}: {e}", self.path.display()))?;
+            self.bound = true;
+        }
+        Ok(Some(format!("NOTIFY_SOCKET={}", self.path.display())))
+    }
 }
 
 /// Binds the supervisor's `$NOTIFY_SOCKET` at `path` and forwards every

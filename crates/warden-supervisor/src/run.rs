@@ -78,24 +78,18 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             .map(|s| s.file.clone())
             .collect();
         // readiness probes, health checks and $NOTIFY_SOCKET (warden's
-        // lifecycle keys; nothing is opened without them)
+        // lifecycle keys; the socket is bound when the first program that
+        // uses `notify` starts, so nothing is opened without them)
         let (probe_tx, probe_rx) = mpsc::unbounded_channel();
         let mut launcher = OsLauncher::new(&config, bus.clone());
-        let notify = crate::probes::uses_notify(&config).then(|| {
-            config.supervisord.childlogdir.join(format!(
-                "warden-notify-{}.sock",
-                warden_sys::Pid::this().as_raw()
-            ))
-        });
-        if let Some(path) = &notify {
-            match crate::probes::serve_notify(path, probe_tx.clone()) {
-                Ok(()) => launcher.notify_socket = Some(path.clone()),
-                Err(e) => log.log(
-                    Level::Critical,
-                    &format!("cannot open NOTIFY_SOCKET {}: {e}", path.display()),
-                ),
-            }
-        }
+        let notify = config.supervisord.childlogdir.join(format!(
+            "warden-notify-{}.sock",
+            warden_sys::Pid::this().as_raw()
+        ));
+        launcher.notify = Some(crate::probes::NotifySocket::new(
+            notify.clone(),
+            probe_tx.clone(),
+        ));
         let parts = Parts {
             launcher: Box::new(launcher),
             prober: Box::new(crate::probes::OsProber::new(probe_tx)),
@@ -130,7 +124,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         servers
             .shutdown(std::time::Duration::from_millis(500))
             .await;
-        for s in sockets.into_iter().chain(notify) {
+        for s in sockets.into_iter().chain([notify]) {
             let _ = std::fs::remove_file(s);
         }
         code
