@@ -35,12 +35,14 @@ mod error;
 pub mod expand;
 mod glob;
 pub mod ini;
+mod lifecycle;
 mod model;
 pub mod shlex;
 mod system;
 mod validate;
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Location, Warning, WarningKind};
+pub use lifecycle::dependents;
 pub use model::*;
 pub use system::{python_tempdir, Context, OsSystem, System};
 pub use validate::EVENT_TYPES;

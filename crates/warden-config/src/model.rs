@@ -138,6 +138,89 @@ pub struct ProcessConfig {
     pub environment: Vec<(String, String)>,
     /// `serverurl=`; `None` means AUTO (use supervisord's own server URL).
     pub serverurl: Option<String>,
+    /// warden's own keys (readiness, health, dependencies, backoff,
+    /// fail-fast), which supervisord ignores.
+    pub lifecycle: Lifecycle,
+}
+
+/// How readiness or health is checked (`ready=`, `healthcheck=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// `notify`: `READY=1` (or `WATCHDOG=1`) on `$NOTIFY_SOCKET`.
+    Notify,
+    /// `tcp:PORT` or `tcp:HOST:PORT`: a connection succeeds.
+    Tcp {
+        /// Host (default `127.0.0.1`).
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// `http:URL`: a GET answers 2xx.
+    Http(String),
+    /// `exec:COMMAND`: the command (split like `command=`) exits 0.
+    Exec(Vec<String>),
+    /// `log:REGEX`: a line of the program's output matches.
+    Log(String),
+}
+
+/// `backoff=`: how the delay before a restart grows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backoff {
+    /// supervisord's: 1, 2, 3 s... after failed starts; exits after
+    /// RUNNING restart at once.
+    #[default]
+    Linear,
+    /// 1, 2, 4 s... up to `backoff_max`, for every restart.
+    Exponential,
+}
+
+/// warden's lifecycle keys of a `[program:x]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// `ready=` (none: RUNNING after `startsecs`, as supervisord).
+    pub ready: Option<Probe>,
+    /// `ready_timeout=` seconds (default 60).
+    pub ready_timeout: i64,
+    /// `healthcheck=` (none: no health checks).
+    pub healthcheck: Option<Probe>,
+    /// `healthcheck_interval=` seconds (default 10).
+    pub healthcheck_interval: i64,
+    /// `healthcheck_timeout=` seconds (default 5).
+    pub healthcheck_timeout: i64,
+    /// `healthcheck_retries=` (default 3).
+    pub healthcheck_retries: i64,
+    /// `healthcheck_start_period=` seconds (default 0).
+    pub healthcheck_start_period: i64,
+    /// `depends_on=`: program names or `GROUP:*`.
+    pub depends_on: Vec<String>,
+    /// `backoff=` (default linear, supervisord's).
+    pub backoff: Backoff,
+    /// `backoff_max=` seconds (default 60).
+    pub backoff_max: i64,
+    /// `backoff_reset=` seconds (default 60).
+    pub backoff_reset: i64,
+    /// `critical=` (default false): going FATAL (or exiting for good)
+    /// stops the supervisor.
+    pub critical: bool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            ready: None,
+            ready_timeout: 60,
+            healthcheck: None,
+            healthcheck_interval: 10,
+            healthcheck_timeout: 5,
+            healthcheck_retries: 3,
+            healthcheck_start_period: 0,
+            depends_on: Vec::new(),
+            backoff: Backoff::Linear,
+            backoff_max: 60,
+            backoff_reset: 60,
+            critical: false,
+        }
+    }
 }
 
 /// A group of processes that are started and stopped together.

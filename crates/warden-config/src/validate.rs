@@ -294,6 +294,9 @@ impl<'a, 'c> Loader<'a, 'c> {
             }
         };
         groups.iter_mut().for_each(|g| merge(&mut g.processes));
+        for e in crate::lifecycle::check_dependencies(&groups) {
+            self.err(&e.section, Some("depends_on"), ErrorKind::Invalid(e.reason));
+        }
         eventlisteners
             .iter_mut()
             .for_each(|g| merge(&mut g.processes));
@@ -338,7 +341,7 @@ impl<'a, 'c> Loader<'a, 'c> {
         let known: Option<Vec<&[&str]>> = if s == "supervisord" {
             Some(vec![SUPERVISORD_KEYS])
         } else if s.starts_with("program:") {
-            Some(vec![PROGRAM_KEYS])
+            Some(vec![PROGRAM_KEYS, crate::lifecycle::KEYS])
         } else if s.starts_with("eventlistener:") {
             Some(vec![PROGRAM_KEYS, EVENTLISTENER_KEYS])
         } else if s.starts_with("fcgi-program:") {
@@ -932,6 +935,11 @@ impl<'a, 'c> Loader<'a, 'c> {
             stopasgroup,
         );
         let exitcodes = self.conv(s, "exitcodes", "0", &c, dt::list_of_exitcodes, vec![0]);
+        let lifecycle = if kind == ProcessKind::Program {
+            self.lifecycle(s, &c)
+        } else {
+            Lifecycle::default()
+        };
         let redirect_stderr = self.conv(s, "redirect_stderr", "false", &c, dt::boolean, false);
         let numprocs = self.conv(s, "numprocs", "1", &c, dt::integer, 1);
         let numprocs_start = self.conv(s, "numprocs_start", "0", &c, dt::integer, 0);
@@ -1130,6 +1138,7 @@ impl<'a, 'c> Loader<'a, 'c> {
                 stderr,
                 environment,
                 serverurl: serverurl.clone(),
+                lifecycle: lifecycle.clone(),
             });
         }
         if self.errors.len() > errors_before {
@@ -1137,6 +1146,53 @@ impl<'a, 'c> Loader<'a, 'c> {
         }
         out.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
         out
+    }
+
+    /// warden's lifecycle keys (see `crate::lifecycle`).
+    fn lifecycle(&mut self, s: &str, c: &Expansions) -> Lifecycle {
+        use crate::lifecycle as lc;
+        let d = Lifecycle::default();
+        let opt = |this: &mut Self, key: &str, f: fn(&str) -> Result<Probe, String>| {
+            let v = this.get(s, key, None, Some(c))?;
+            match f(&v) {
+                Ok(p) => Some(p),
+                Err(r) => {
+                    this.invalid(s, key, &v, r);
+                    None
+                }
+            }
+        };
+        let ready = opt(self, "ready", lc::probe);
+        let healthcheck = opt(self, "healthcheck", lc::health_probe);
+        Lifecycle {
+            ready,
+            ready_timeout: self.conv(s, "ready_timeout", "60", c, lc::seconds, d.ready_timeout),
+            healthcheck,
+            healthcheck_interval: self
+                .conv(s, "healthcheck_interval", "10", c, lc::seconds, 10)
+                .max(1),
+            healthcheck_timeout: self
+                .conv(s, "healthcheck_timeout", "5", c, lc::seconds, 5)
+                .max(1),
+            healthcheck_retries: self
+                .conv(s, "healthcheck_retries", "3", c, lc::seconds, 3)
+                .max(1),
+            healthcheck_start_period: self.conv(
+                s,
+                "healthcheck_start_period",
+                "0",
+                c,
+                lc::seconds,
+                0,
+            ),
+            depends_on: self.conv(s, "depends_on", "", c, lc::depends_on, Vec::new()),
+            backoff: self.conv(s, "backoff", "linear", c, lc::backoff, d.backoff),
+            backoff_max: self
+                .conv(s, "backoff_max", "60", c, lc::seconds, d.backoff_max)
+                .max(1),
+            backoff_reset: self.conv(s, "backoff_reset", "60", c, lc::seconds, d.backoff_reset),
+            critical: self.conv(s, "critical", "false", c, dt::boolean, false),
+        }
     }
 
     fn credentials(&mut self, s: &str) -> Credentials {

@@ -459,7 +459,7 @@ fn syntax_errors_and_missing_sections() {
 #[test]
 fn unknown_keys_and_sections_are_warnings() {
     let l = ok(&format!(
-        "{SUP}[program:x]\ncommand=a\ndepends_on=b\nHealthcheck_Cmd=c\n[unknown]\nk=v\n[ctlplugin:p]\nsupervisor.ctl_factory=x\n"
+        "{SUP}[program:x]\ncommand=a\nrequires=b\nHealthcheck_Cmd=c\n[unknown]\nk=v\n[ctlplugin:p]\nsupervisor.ctl_factory=x\n"
     ));
     let w: Vec<(Option<&str>, Option<&str>, &WarningKind)> = l
         .warnings
@@ -477,7 +477,7 @@ fn unknown_keys_and_sections_are_warnings() {
         vec![
             (
                 Some("program:x"),
-                Some("depends_on"),
+                Some("requires"),
                 &WarningKind::UnknownKey
             ),
             (

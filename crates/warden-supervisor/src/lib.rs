@@ -28,6 +28,9 @@
 //!          │     subscription); /logtail follows a log
 //!          ├─ capture tasks (core/logs.rs): one per child pipe, into the log
 //!          │     sinks, and output events while somebody subscribes
+//!          ├─ probes.rs (only with warden's `ready=`/`healthcheck=`): probe
+//!          │     tasks and the $NOTIFY_SOCKET, results fed back as
+//!          │     Engine::probed / Engine::notified (core/health.rs)
 //!          └─ ticks.rs: TICK_* events, only while somebody wants them
 //! ```
 //!
@@ -74,11 +77,19 @@
 //! - `warden.update` (used by `warden ctl update`, not listed by
 //!   `system.listMethods`) restarts only the processes whose config changed;
 //!   supervisorctl's `update` keeps supervisord's whole-group behaviour.
+//! - Shutdown and reload stop the groups of one priority at the same time
+//!   (supervisord stops one group after another), tiers from the highest
+//!   priority down, and programs with dependents after those (warden's
+//!   `depends_on`).
+//! - warden's own `[program:x]` keys (`ready`, `healthcheck*`,
+//!   `depends_on`, `backoff*`, `critical`; see `docs/config.md`) change
+//!   nothing when absent; `startretries=-1` retries forever.
 
 pub mod core;
 pub mod http;
 pub mod listeners;
 pub mod os;
+pub mod probes;
 mod run;
 mod ticks;
 pub mod web;

@@ -62,6 +62,9 @@ pub struct OsLauncher {
     pub childlogdir: PathBuf,
     /// Where output events go.
     pub bus: Rc<Bus>,
+    /// The supervisor's `$NOTIFY_SOCKET`, given to programs that use
+    /// `notify` (warden's `ready=notify`, `healthcheck=notify`).
+    pub notify: Option<crate::probes::NotifySocket>,
 }
 
 impl OsLauncher {
@@ -74,6 +77,7 @@ impl OsLauncher {
             identifier: config.supervisord.identifier.clone(),
             childlogdir: config.supervisord.childlogdir.clone(),
             bus,
+            notify: None,
         }
     }
 }
@@ -131,7 +135,15 @@ impl Launcher for OsLauncher {
                 format!("unknown error making dispatchers for '{name}': {e}")
             }
         })?;
-        let envp = environment(spec, self.serverurl.as_deref());
+        let mut envp = environment(spec, self.serverurl.as_deref());
+        let notify = match &mut self.notify {
+            Some(n) => n.env_for(cfg)?,
+            None => None,
+        };
+        if let Some(ns) = notify {
+            envp.retain(|e| !e.as_bytes().starts_with(b"NOTIFY_SOCKET="));
+            envp.push(cstring(ns.as_bytes()));
+        }
         let cargv: Vec<CString> = spec.argv.iter().map(|a| cstring(a.as_bytes())).collect();
         let program = cstring(spec.program.as_os_str().as_bytes());
         let dir = cfg.directory.as_deref().map(|d| cstring(d.as_bytes()));

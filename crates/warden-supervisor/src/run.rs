@@ -77,8 +77,22 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             .iter()
             .map(|s| s.file.clone())
             .collect();
+        // readiness probes, health checks and $NOTIFY_SOCKET (warden's
+        // lifecycle keys; the socket is bound when the first program that
+        // uses `notify` starts, so nothing is opened without them)
+        let (probe_tx, probe_rx) = mpsc::unbounded_channel();
+        let mut launcher = OsLauncher::new(&config, bus.clone());
+        let notify = config.supervisord.childlogdir.join(format!(
+            "warden-notify-{}.sock",
+            warden_sys::Pid::this().as_raw()
+        ));
+        launcher.notify = Some(crate::probes::NotifySocket::new(
+            notify.clone(),
+            probe_tx.clone(),
+        ));
         let parts = Parts {
-            launcher: Box::new(OsLauncher::new(&config, bus.clone())),
+            launcher: Box::new(launcher),
+            prober: Box::new(crate::probes::OsProber::new(probe_tx)),
             clock: Rc::new(SystemClock::new()),
             loader: Box::new(move || {
                 let env = warden_config::host_env();
@@ -102,7 +116,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         daemon.notify_ready();
         let ticks = tokio::task::spawn_local(crate::ticks::run(bus));
         let listening = tokio::task::spawn_local(listeners.run());
-        let code = drive(&mut engine, signals, rx).await;
+        let code = drive(&mut engine, signals, rx, probe_rx).await;
         ticks.abort();
         listening.abort();
         daemon.notify_stopping();
@@ -110,7 +124,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         servers
             .shutdown(std::time::Duration::from_millis(500))
             .await;
-        for s in sockets {
+        for s in sockets.into_iter().chain([notify]) {
             let _ = std::fs::remove_file(s);
         }
         code
@@ -145,6 +159,7 @@ async fn drive(
     engine: &mut Engine,
     mut s: Signals,
     mut rx: mpsc::UnboundedReceiver<Command>,
+    mut probes: mpsc::UnboundedReceiver<crate::probes::ProbeEvent>,
 ) -> i32 {
     loop {
         // A child may have exited before we were told (signals coalesce).
@@ -171,6 +186,7 @@ async fn drive(
                 Command::Call(req, reply) => engine.request(req, reply),
                 Command::Log(level, msg) => engine.log(level, &msg),
             },
+            Some(ev) = probes.recv() => crate::probes::deliver(engine, ev),
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_for.unwrap_or(0))), if sleep_for.is_some() => {
                 engine.fire_due();
             }

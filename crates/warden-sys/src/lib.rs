@@ -21,6 +21,7 @@ pub mod cred;
 pub mod fd;
 pub mod fs;
 pub mod lock;
+pub mod notify;
 pub mod pid;
 pub mod process;
 pub mod signal;

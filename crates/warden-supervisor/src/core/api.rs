@@ -162,7 +162,9 @@ pub struct ProcessView {
     pub stderr_logfile: Option<PathBuf>,
     /// The live pid, 0 if none.
     pub pid: i32,
-    /// Output is being lost: why (a log cannot be written).
+    /// A note the description ends with: output is being lost (a log
+    /// cannot be written), the program is unhealthy (its health checks
+    /// fail).
     pub log_failure: Option<String>,
 }
 

@@ -22,7 +22,7 @@ use warden_types::{Namespec, SupervisorState};
 use crate::core::api::{ApiError, ErrorKind, Outcome, ResultEntry};
 use crate::core::events::{Bus, EventKind};
 use crate::core::logs::{Level, MainLog, Sink};
-use crate::core::seams::{Clock, Launcher, Loader, SpawnSpec};
+use crate::core::seams::{Clock, Launcher, Loader, Prober, SpawnSpec};
 use crate::core::state::{self, Ctx, Effect, Event, Exit, Fsm, Ms, Policy, State};
 
 /// Identifies a process for the engine's lifetime.
@@ -104,6 +104,9 @@ pub(in crate::core) struct Proc {
     deadline: Option<Ms>,
     /// What an update does with it once it has stopped.
     pub(in crate::core) retire: Option<Retire>,
+    /// Readiness probes and health checks (warden's `ready=`,
+    /// `healthcheck=`).
+    pub(in crate::core) probes: crate::core::health::Probes,
 }
 
 /// What an update does with a process once it has stopped.
@@ -219,13 +222,15 @@ struct Ticket {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Timer {
+pub(in crate::core) enum Timer {
     /// A state machine deadline.
     Fsm(ProcId),
     /// Time to log "waiting for NAME to stop" again.
     StopReport(ProcId),
     /// Time to log "waiting for ... to die" again.
     ShutdownReport,
+    /// Time for the next readiness probe or health check.
+    Probe(ProcId),
 }
 
 /// What the engine is built from.
@@ -242,6 +247,8 @@ pub struct Parts {
     pub log: MainLog,
     /// The supervisor's pid, for `getPID`.
     pub pid: i32,
+    /// Runs readiness probes and health checks.
+    pub prober: Box<dyn Prober>,
 }
 
 /// All state.
@@ -264,7 +271,6 @@ pub struct Engine {
     pub(in crate::core) mood: Mood,
     pub(in crate::core) log: MainLog,
     queue: VecDeque<(ProcId, Event)>,
-    stop_groups: Option<Vec<String>>,
     pub(in crate::core) pid: i32,
     finished: Option<i32>,
     shutdown_report_due: Option<Ms>,
@@ -279,6 +285,14 @@ pub struct Engine {
     pub(in crate::core) clock: Rc<dyn Clock>,
     pub(in crate::core) loader: Loader,
     pub(in crate::core) bus: Rc<Bus>,
+    pub(in crate::core) prober: Box<dyn Prober>,
+    /// A `critical=true` program failed: the exit code once stopped.
+    pub(in crate::core) critical_exit: Option<i32>,
+    /// Stops held until these processes' dependents (the listed ones) have
+    /// stopped (see core::deps).
+    pub(in crate::core) held_stops: Vec<(ProcId, Vec<ProcId>)>,
+    /// Starts (of a group or all) held until what they depend on runs.
+    pub(in crate::core) held_starts: Vec<ProcId>,
 }
 
 impl Engine {
@@ -299,7 +313,6 @@ impl Engine {
             mood: Mood::Running,
             log: parts.log,
             queue: VecDeque::new(),
-            stop_groups: None,
             pid: parts.pid,
             finished: None,
             shutdown_report_due: None,
@@ -311,6 +324,10 @@ impl Engine {
             clock: parts.clock,
             loader: parts.loader,
             bus: parts.bus,
+            prober: parts.prober,
+            critical_exit: None,
+            held_stops: Vec::new(),
+            held_starts: Vec::new(),
         }
     }
 
@@ -516,6 +533,7 @@ impl Engine {
                 last_stop_report: None,
                 deadline: None,
                 retire: None,
+                probes: crate::core::health::Probes::default(),
             },
         );
         id
@@ -682,6 +700,21 @@ impl Engine {
         (self.now(), self.mood == Mood::Running)
     }
 
+    /// Arms a timer (probes and health checks).
+    pub(in crate::core) fn arm(&mut self, at: Ms, timer: Timer) {
+        self.timers.push(Reverse((at, timer)));
+    }
+
+    /// Queues a re-evaluation of `id` (a dependency became RUNNING).
+    pub(in crate::core) fn poke(&mut self, id: ProcId) {
+        self.queue.push_back((id, Event::Tick));
+    }
+
+    /// The process a pid belongs to.
+    pub(in crate::core) fn proc_of_pid(&self, pid: i32) -> Option<ProcId> {
+        self.pids.get(&pid).copied()
+    }
+
     fn drain(&mut self) {
         while let Some((id, ev)) = self.queue.pop_front() {
             let (now, running) = self.ctx_parts();
@@ -695,6 +728,7 @@ impl Engine {
                     now,
                     running,
                     policy: &p.policy,
+                    deps_ready: self.deps_ready(id),
                 },
             );
             self.apply(id, fsm, effects, &ev);
@@ -711,6 +745,7 @@ impl Engine {
                 now,
                 running,
                 policy: &p.policy,
+                deps_ready: self.deps_ready(id),
             },
         );
         self.apply(id, fsm, effects, &Event::Stop);
@@ -754,6 +789,7 @@ impl Engine {
                         Ok(pid) => {
                             self.pids.insert(pid, id);
                             self.queue.push_front((id, Event::Spawned(pid)));
+                            self.spawned_probes(id);
                         }
                         Err(msg) => self.queue.push_front((id, Event::SpawnFailed(msg))),
                     }
@@ -776,6 +812,7 @@ impl Engine {
                 Effect::Changed(from, to, tries) => {
                     running |= to == State::Running;
                     self.changed = true;
+                    self.lifecycle_changed(id, to);
                     if let Some(p) = self.procs.get(&id) {
                         let pid = p.fsm.pid.or(old_pid);
                         self.bus.publish(EventKind::ProcessState {
@@ -792,6 +829,7 @@ impl Engine {
                 }
             }
         }
+        self.check_critical(id);
     }
 
     fn send_signal(&mut self, id: ProcId, signal: i32, group: bool) -> Result<(), String> {
@@ -874,6 +912,7 @@ impl Engine {
         for (pid, exit) in exits {
             match self.pids.get(&pid).copied() {
                 Some(id) => self.feed(id, Event::Exited(exit)),
+                None if self.prober.reaped(pid, exit) => {}
                 None => {
                     let (_, msg) = state::decode(exit);
                     self.log
@@ -926,6 +965,7 @@ impl Engine {
                     self.shutdown_report_due = None;
                     self.changed = true;
                 }
+                Timer::Probe(id) => self.probe_due(id, t),
             }
         }
         self.drain();
@@ -1009,6 +1049,16 @@ impl Engine {
         self.finished
     }
 
+    /// Tickets must be checked again (a held start was dropped).
+    pub(in crate::core) fn touch(&mut self) {
+        self.changed = true;
+    }
+
+    /// [`Engine::settle`] for inputs handled in other modules.
+    pub(in crate::core) fn settle_now(&mut self) {
+        self.settle();
+    }
+
     /// After each input: shutdown progress, a reload when everything has
     /// stopped, and the tickets whose processes changed.
     fn settle(&mut self) {
@@ -1017,6 +1067,8 @@ impl Engine {
         }
         loop {
             self.shutdown_progress();
+            self.release_held_stops();
+            self.release_held_starts();
             if self.finished.is_some() || !self.changed {
                 return;
             }
@@ -1085,6 +1137,7 @@ impl Engine {
     /// supervisord's `onwait` checks of a waiting start or stop.
     pub(in crate::core) fn check(&self, p: Pending, name: &str) -> Option<Result<(), ApiError>> {
         match p {
+            Pending::Start(id) if self.held_starts.contains(&id) => None,
             Pending::Start(id) => {
                 let Some(p) = self.procs.get(&id) else {
                     return Some(Err(ApiError::new(ErrorKind::AbnormalTermination, name)));
@@ -1198,16 +1251,9 @@ impl Engine {
         if self.mood == Mood::Running || self.finished.is_some() {
             return;
         }
-        if self.stop_groups.is_none() {
-            self.stop_groups = Some(self.groups.iter().map(|g| g.cfg.name.clone()).collect());
-        }
-        while let Some(gname) = self.stop_groups.as_ref().and_then(|s| s.last().cloned()) {
-            let Some(gi) = self.groups.iter().position(|g| g.cfg.name == gname) else {
-                self.stop_groups.as_mut().map(Vec::pop);
-                continue;
-            };
-            let mut ids = self.group_procs(gi);
-            ids.reverse();
+        // tiers: dependents before their dependencies, then priorities
+        // from the highest down, each tier at once (see core::deps)
+        while let Some(ids) = self.stop_tier() {
             for id in &ids {
                 match self.procs[id].fsm.state {
                     State::Running | State::Starting => {
@@ -1217,9 +1263,7 @@ impl Engine {
                     _ => {}
                 }
             }
-            if ids.iter().all(|id| self.procs[id].fsm.state.is_stopped()) {
-                self.stop_groups.as_mut().map(Vec::pop);
-            } else {
+            if !ids.iter().all(|id| self.procs[id].fsm.state.is_stopped()) {
                 break;
             }
         }
@@ -1256,7 +1300,6 @@ impl Engine {
                     self.groups.clear();
                     self.procs.clear();
                     self.pids.clear();
-                    self.stop_groups = None;
                     self.mood = Mood::Running;
                     match MainLog::for_config(&self.config, self.log.echo) {
                         Ok(log) => self.log = log,
@@ -1278,7 +1321,7 @@ impl Engine {
             return;
         }
         self.log.log(Level::Debug, "exiting");
-        self.finished = Some(0);
+        self.finished = Some(self.critical_exit.unwrap_or(0));
     }
 }
 

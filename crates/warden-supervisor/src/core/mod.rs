@@ -11,13 +11,17 @@
 //! - [`seams`]: the launcher, clock and config loader the engine runs
 //!   against, so it is tested without real processes.
 //! - [`handle`]: how front ends reach the engine.
+//! - `deps`: `depends_on=` and the stop order (tiers).
+//! - [`health`]: readiness probes, health checks, `critical=true`.
 //! - [`logs`]: log files (rotation, tails) and the main log.
 //! - [`syslog`]: program output to the local syslog socket.
 
 pub mod api;
+mod deps;
 pub mod engine;
 pub mod events;
 pub mod handle;
+pub mod health;
 pub mod logs;
 mod ops;
 pub mod seams;

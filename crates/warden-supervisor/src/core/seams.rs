@@ -118,3 +118,47 @@ pub trait Clock {
 
 /// Reads the config file again (reread, reload).
 pub type Loader = Box<dyn Fn() -> Result<warden_config::Config, String>>;
+
+/// What a probe checks for: readiness (`ready=`) or health
+/// (`healthcheck=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// `ready=`, while STARTING.
+    Ready,
+    /// `healthcheck=`, while RUNNING.
+    Health,
+}
+
+/// One probe to run off the engine; its result comes back through
+/// [`Engine::probed`](crate::core::engine::Engine::probed) with the same
+/// `id`, `generation` and `check`.
+#[derive(Debug, Clone)]
+pub struct ProbeRequest {
+    /// The process.
+    pub id: crate::core::engine::ProcId,
+    /// Its spawn generation (a result for an older spawn is dropped).
+    pub generation: u64,
+    /// Readiness or health.
+    pub check: Check,
+    /// What to probe (never `Notify`: those come as messages).
+    pub probe: warden_config::Probe,
+    /// Give up after this long (milliseconds).
+    pub timeout: Ms,
+    /// The program's log files (for `log:`).
+    pub logs: Vec<PathBuf>,
+    /// The program's working directory (for `exec:`).
+    pub directory: Option<String>,
+}
+
+/// Runs probes off the engine (connections, HTTP requests, commands, log
+/// reads) and reports back as events; never blocks the engine.
+pub trait Prober {
+    /// Starts `req`; the result comes later as an event.
+    fn probe(&mut self, req: ProbeRequest);
+
+    /// A reaped child that the engine does not know: a probe's command?
+    /// `true` if it was one (its result then follows as an event).
+    fn reaped(&mut self, _pid: i32, _exit: crate::core::state::Exit) -> bool {
+        false
+    }
+}

@@ -71,6 +71,38 @@ pub struct Policy {
     pub stopasgroup: bool,
     /// `killasgroup`.
     pub killasgroup: bool,
+    /// warden's lifecycle keys that the state machine applies.
+    pub life: Life,
+}
+
+/// The lifecycle keys the state machine applies (warden's own; the
+/// defaults keep supervisord's behaviour).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Life {
+    /// `ready=` is set: RUNNING comes with a `Ready` event, not after
+    /// `startsecs`.
+    pub ready: bool,
+    /// `ready_timeout` in seconds.
+    pub ready_timeout: i64,
+    /// `backoff=exponential`.
+    pub exponential: bool,
+    /// `backoff_max` in seconds.
+    pub backoff_max: i64,
+    /// `backoff_reset` in seconds.
+    pub backoff_reset: i64,
+}
+
+impl Life {
+    /// From a validated process config.
+    pub fn from_config(l: &warden_config::Lifecycle) -> Life {
+        Life {
+            ready: l.ready.is_some(),
+            ready_timeout: l.ready_timeout,
+            exponential: l.backoff == warden_config::Backoff::Exponential,
+            backoff_max: l.backoff_max,
+            backoff_reset: l.backoff_reset,
+        }
+    }
 }
 
 impl Policy {
@@ -87,6 +119,24 @@ impl Policy {
             stopwaitsecs: p.stopwaitsecs,
             stopasgroup: p.stopasgroup,
             killasgroup: p.killasgroup,
+            life: Life::from_config(&p.lifecycle),
+        }
+    }
+
+    /// Whether another start may follow `backoff` failed ones
+    /// (`startretries=-1`: forever).
+    fn may_retry(&self, backoff: i64) -> bool {
+        self.startretries < 0 || backoff <= self.startretries
+    }
+
+    /// The wait after the `n`th failed start: n s (supervisord's), or
+    /// 2^(n-1) s up to `backoff_max` with `backoff=exponential`.
+    fn backoff_delay(&self, n: i64) -> Ms {
+        if self.life.exponential {
+            let shift = u32::try_from((n - 1).clamp(0, 30)).unwrap_or(30);
+            secs((1i64 << shift).min(self.life.backoff_max.max(1)))
+        } else {
+            secs(n)
         }
     }
 
@@ -116,6 +166,12 @@ pub struct Fsm {
     pub pid: Option<i32>,
     /// Whether the last exit status was an expected one.
     pub expected: bool,
+    /// The stop under way is a failed start (not ready in time): BACKOFF
+    /// once it is reaped.
+    pub failed_start: bool,
+    /// The stop under way is a restart (unhealthy): start again once it is
+    /// reaped.
+    pub restart: bool,
 }
 
 impl Default for Fsm {
@@ -130,6 +186,8 @@ impl Default for Fsm {
             exitstatus: None,
             pid: None,
             expected: false,
+            failed_start: false,
+            restart: false,
         }
     }
 }
@@ -153,6 +211,11 @@ pub enum Event {
     GiveUp,
     /// `kill()` failed with an error other than ESRCH.
     KillFailed(String),
+    /// The readiness probe (`ready=`) succeeded.
+    Ready,
+    /// The health check failed `healthcheck_retries` times in a row (the
+    /// reason); restart if `autorestart` allows.
+    Unhealthy(String),
 }
 
 /// What the engine must do.
@@ -185,6 +248,8 @@ pub struct Ctx<'a> {
     pub running: bool,
     /// The program's policy.
     pub policy: &'a Policy,
+    /// Everything it `depends_on` is RUNNING (auto-spawning allowed).
+    pub deps_ready: bool,
 }
 
 /// Error for a request the state machine refuses (a stop with no child).
@@ -194,12 +259,14 @@ fn secs(s: i64) -> Ms {
     u64::try_from(s.max(0)).unwrap_or(0).saturating_mul(1000)
 }
 
-struct Out {
+struct Out<'a> {
     fsm: Fsm,
     effects: Vec<Effect>,
+    policy: &'a Policy,
+    deps_ready: bool,
 }
 
-impl Out {
+impl Out<'_> {
     fn set(&mut self, to: State) {
         let from = self.fsm.state;
         if from != to {
@@ -215,7 +282,10 @@ impl Out {
         // counted before the change, as supervisord's change_state does
         self.fsm.backoff += 1;
         self.set(State::Backoff);
-        self.fsm.delay = now.saturating_add(secs(self.fsm.backoff));
+        self.fsm.delay = now.saturating_add(self.delay_for(self.fsm.backoff));
+    }
+    fn delay_for(&self, n: i64) -> Ms {
+        self.policy.backoff_delay(n)
     }
 }
 
@@ -224,6 +294,8 @@ pub fn step(fsm: &Fsm, event: &Event, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>) {
     let mut o = Out {
         fsm: fsm.clone(),
         effects: Vec::new(),
+        policy: ctx.policy,
+        deps_ready: ctx.deps_ready,
     };
     let p = ctx.policy;
     let now = ctx.now;
@@ -240,6 +312,8 @@ pub fn step(fsm: &Fsm, event: &Event, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>) {
             o.fsm.spawnerr = None;
             o.log(Level::Info, format!("spawned: '{}' with pid {pid}", p.name));
             o.fsm.delay = now.saturating_add(secs(p.startsecs));
+            o.fsm.failed_start = false;
+            o.fsm.restart = false;
         }
         Event::SpawnFailed(msg) => {
             o.fsm.spawnerr = Some(msg.clone());
@@ -248,8 +322,23 @@ pub fn step(fsm: &Fsm, event: &Event, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>) {
         }
         Event::Exited(exit) => finish(&mut o, p, now, *exit),
         Event::Stop => {
+            o.fsm.restart = false;
             let _ = stop(&mut o, p, now);
         }
+        Event::Ready if p.life.ready && o.fsm.state == State::Starting && o.fsm.pid.is_some() => {
+            enter_running(&mut o, p, "the process is ready (ready=)".into());
+        }
+        Event::Ready => {}
+        Event::Unhealthy(why) if o.fsm.state == State::Running => {
+            o.log(Level::Warn, format!("unhealthy: {} ({why})", p.name));
+            o.fsm.restart = match p.autorestart {
+                AutoRestart::Never => false,
+                AutoRestart::Always | AutoRestart::Unexpected => true,
+            };
+            let _ = kill(&mut o, p, now, p.stopsignal);
+            return (o.fsm, o.effects);
+        }
+        Event::Unhealthy(_) => {}
         Event::GiveUp => {
             o.fsm.delay = 0;
             o.fsm.backoff = 0;
@@ -274,7 +363,10 @@ pub fn step_stop(fsm: &Fsm, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>, Refusal) {
     let mut o = Out {
         fsm: fsm.clone(),
         effects: Vec::new(),
+        policy: ctx.policy,
+        deps_ready: ctx.deps_ready,
     };
+    o.fsm.restart = false;
     let r = stop(&mut o, ctx.policy, ctx.now);
     (o.fsm, o.effects, r)
 }
@@ -349,14 +441,20 @@ fn finish(o: &mut Out, p: &Policy, now: Ms, exit: Exit) {
     let expected = p.expected(es);
     o.fsm.pid = None;
     o.fsm.expected = expected;
-    if o.fsm.killing {
+    if o.fsm.killing && o.fsm.failed_start {
+        o.fsm.killing = false;
+        o.fsm.failed_start = false;
+        o.fsm.exitstatus = None;
+        o.log(Level::Info, format!("stopped: {} ({msg})", p.name));
+        o.enter_backoff(now);
+    } else if o.fsm.killing {
         o.fsm.killing = false;
         o.fsm.delay = 0;
         o.fsm.exitstatus = Some(es);
         o.set(State::Stopped);
         let level = if expected { Level::Info } else { Level::Warn };
         o.log(level, format!("stopped: {} ({msg})", p.name));
-    } else if too_quickly && o.fsm.state == State::Starting {
+    } else if (too_quickly || p.life.ready) && o.fsm.state == State::Starting {
         o.fsm.exitstatus = None;
         o.fsm.spawnerr = Some("Exited too quickly (process log may have details)".into());
         o.log(
@@ -366,7 +464,9 @@ fn finish(o: &mut Out, p: &Policy, now: Ms, exit: Exit) {
         o.enter_backoff(now);
     } else {
         o.fsm.delay = 0;
-        o.fsm.backoff = 0;
+        if !p.life.exponential || now.saturating_sub(laststart) >= secs(p.life.backoff_reset) {
+            o.fsm.backoff = 0;
+        }
         o.fsm.exitstatus = Some(es);
         if o.fsm.state == State::Starting {
             o.set(State::Running);
@@ -384,6 +484,25 @@ fn finish(o: &mut Out, p: &Policy, now: Ms, exit: Exit) {
     }
 }
 
+/// STARTING -> RUNNING, with the reason in the `success:` line.
+fn enter_running(o: &mut Out, p: &Policy, why: String) {
+    o.fsm.delay = 0;
+    if !p.life.exponential {
+        // with backoff=exponential the count resets after backoff_reset
+        o.fsm.backoff = 0;
+    }
+    o.set(State::Running);
+    o.log(
+        Level::Info,
+        format!("success: {} entered RUNNING state, {why}", p.name),
+    );
+}
+
+/// Whether auto-spawning may go ahead as far as dependencies go.
+fn ctx_deps(o: &Out) -> bool {
+    o.deps_ready
+}
+
 /// supervisord's `transition()`: the time- and policy-driven moves.
 fn transition(o: &mut Out, p: &Policy, now: Ms, running: bool) {
     let state = o.fsm.state;
@@ -395,33 +514,70 @@ fn transition(o: &mut Out, p: &Policy, now: Ms, running: bool) {
                     AutoRestart::Unexpected => !o.fsm.exitstatus.is_some_and(|es| p.expected(es)),
                     AutoRestart::Never => false,
                 };
-                if restart {
+                let up = now.saturating_sub(o.fsm.laststart.unwrap_or(0));
+                if restart && p.life.exponential && up < secs(p.life.backoff_reset) {
+                    // a crash loop: wait as after a failed start
+                    o.enter_backoff(now);
+                    if p.may_retry(o.fsm.backoff) {
+                        o.effects.push(Effect::Timer(o.fsm.delay.saturating_add(1)));
+                    }
+                } else if restart && ctx_deps(o) {
+                    if p.life.exponential {
+                        o.fsm.backoff = 0;
+                    }
                     spawn(o, p, now);
                 }
             }
-            State::Stopped if o.fsm.laststart.is_none() && p.autostart => spawn(o, p, now),
-            State::Backoff if o.fsm.backoff <= p.startretries => {
-                if now > o.fsm.delay {
-                    spawn(o, p, now);
-                } else {
+            State::Stopped if o.fsm.restart => {
+                o.fsm.restart = false;
+                spawn(o, p, now);
+            }
+            State::Stopped if o.fsm.laststart.is_none() && p.autostart && ctx_deps(o) => {
+                spawn(o, p, now);
+            }
+            State::Backoff if p.may_retry(o.fsm.backoff) => {
+                if now <= o.fsm.delay {
                     o.effects.push(Effect::Timer(o.fsm.delay.saturating_add(1)));
+                } else if ctx_deps(o) {
+                    spawn(o, p, now);
                 }
+                // else: waits for a dependency to become RUNNING (it wakes
+                // this one up), with no timer
             }
             _ => {}
         }
     }
     match state {
+        State::Starting if o.fsm.pid.is_some() && p.life.ready => {
+            let due = o
+                .fsm
+                .laststart
+                .unwrap_or(0)
+                .saturating_add(secs(p.life.ready_timeout));
+            if now >= due && !o.fsm.killing {
+                o.log(
+                    Level::Warn,
+                    format!(
+                        "not ready: {} after {} seconds (ready_timeout)",
+                        p.name, p.life.ready_timeout
+                    ),
+                );
+                o.fsm.spawnerr = Some("Not ready in time (ready_timeout)".into());
+                o.fsm.failed_start = true;
+                let _ = kill(o, p, now, p.stopsignal);
+            } else if !o.fsm.killing {
+                o.effects.push(Effect::Timer(due));
+            }
+        }
         State::Starting if o.fsm.pid.is_some() => {
             let up = now.saturating_sub(o.fsm.laststart.unwrap_or(0));
             if up > secs(p.startsecs) || p.startsecs <= 0 {
-                o.fsm.delay = 0;
-                o.fsm.backoff = 0;
-                o.set(State::Running);
-                o.log(
-                    Level::Info,
+                enter_running(
+                    o,
+                    p,
                     format!(
-                        "success: {} entered RUNNING state, process has stayed up for > than {} seconds (startsecs)",
-                        p.name, p.startsecs
+                        "process has stayed up for > than {} seconds (startsecs)",
+                        p.startsecs
                     ),
                 );
             } else {
@@ -435,7 +591,7 @@ fn transition(o: &mut Out, p: &Policy, now: Ms, running: bool) {
                 ));
             }
         }
-        State::Backoff if o.fsm.backoff > p.startretries => {
+        State::Backoff if !p.may_retry(o.fsm.backoff) => {
             o.fsm.delay = 0;
             o.fsm.backoff = 0;
             o.set(State::Fatal);
@@ -476,6 +632,7 @@ mod tests {
             stopwaitsecs: 10,
             stopasgroup: false,
             killasgroup: false,
+            life: Life::default(),
         }
     }
 
@@ -505,6 +662,7 @@ mod tests {
                 now,
                 running: true,
                 policy: &p,
+                deps_ready: true,
             },
         )
     }
@@ -533,7 +691,7 @@ mod tests {
             .join(",")
     }
 
-    fn events() -> [Event; 9] {
+    fn events() -> [Event; 11] {
         [
             Event::Tick,
             Event::Start,
@@ -544,6 +702,8 @@ mod tests {
             Event::Stop,
             Event::GiveUp,
             Event::KillFailed("x".into()),
+            Event::Ready,
+            Event::Unhealthy("bad".into()),
         ]
     }
 
@@ -554,7 +714,7 @@ mod tests {
         use State::*;
         // rows: state; columns as `events()`; evaluated at t=1.5 s (inside
         // startsecs), started at t=1 s; each cell: (new state, effects)
-        let expect: [(State, [(State, &str); 9]); 8] = [
+        let expect: [(State, [(State, &str); 11]); 8] = [
             (
                 Stopped,
                 [
@@ -567,6 +727,8 @@ mod tests {
                     (Stopped, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Stopped, ""),
+                    (Stopped, ""),
                 ],
             ),
             (
@@ -581,6 +743,8 @@ mod tests {
                     (Stopping, "log,kill 15,timer@11500"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Starting, "timer@2001"),
+                    (Starting, "timer@2001"),
                 ],
             ),
             (
@@ -595,6 +759,8 @@ mod tests {
                     (Stopping, "log,kill 15,timer@11500"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Running, ""),
+                    (Stopping, "log,log,kill 15,timer@11500"),
                 ],
             ),
             (
@@ -609,6 +775,8 @@ mod tests {
                     (Stopped, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Backoff, "timer@3001"),
+                    (Backoff, "timer@3001"),
                 ],
             ),
             (
@@ -623,6 +791,8 @@ mod tests {
                     (Stopping, "log,kill 15,timer@11500"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Stopping, "timer@11000"),
+                    (Stopping, "timer@11000"),
                 ],
             ),
             (
@@ -637,6 +807,8 @@ mod tests {
                     (Exited, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Exited, ""),
+                    (Exited, ""),
                 ],
             ),
             (
@@ -651,6 +823,8 @@ mod tests {
                     (Fatal, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Fatal, ""),
+                    (Fatal, ""),
                 ],
             ),
             (
@@ -665,6 +839,8 @@ mod tests {
                     (Unknown, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Unknown, ""),
+                    (Unknown, ""),
                 ],
             ),
         ];
@@ -699,6 +875,7 @@ mod tests {
                 now,
                 running: true,
                 policy: &p,
+                deps_ready: true,
             };
             let (g, eff) = step(&f, &Event::Tick, &ctx);
             f = g;
@@ -734,6 +911,7 @@ mod tests {
             now: 5000,
             running: true,
             policy: &p,
+            deps_ready: true,
         };
         let (f, e) = step(&f, &Event::Stop, &ctx);
         assert!(e.contains(&Effect::Signal {
@@ -744,6 +922,7 @@ mod tests {
             now: 15_000,
             running: true,
             policy: &p,
+            deps_ready: true,
         };
         let (f, e) = step(&f, &Event::Tick, &ctx);
         assert_eq!(f.state, State::Stopping);
@@ -782,6 +961,7 @@ mod tests {
                 now: 9000,
                 running: true,
                 policy: &p,
+                deps_ready: true,
             };
             let (g, _) = step(&f, &Event::Exited(Exit::Code(code)), &ctx);
             assert_eq!(g.state == State::Starting, restarts, "{ar:?} {code}");
@@ -802,11 +982,187 @@ mod tests {
             now: 0,
             running: true,
             policy: &p,
+            deps_ready: true,
         };
         let (_, _, r) = step_stop(&fsm(State::Exited, None), &ctx);
         assert_eq!(
             r.as_deref(),
             Some("attempted to kill x with sig SIGTERM but it wasn't running")
         );
+    }
+
+    /// Spawn times (s) of a crash loop driven by its own timers.
+    fn crash_loop(p: &Policy, rounds: usize) -> (Vec<u64>, State) {
+        let mut f = Fsm::default();
+        let mut now = 0;
+        let mut spawns = Vec::new();
+        for _ in 0..rounds {
+            let ctx = Ctx {
+                now,
+                running: true,
+                policy: p,
+                deps_ready: true,
+            };
+            let (g, eff) = step(&f, &Event::Tick, &ctx);
+            f = g;
+            let mut timers: Vec<Ms> = eff
+                .iter()
+                .filter_map(|e| match e {
+                    Effect::Timer(t) => Some(*t),
+                    _ => None,
+                })
+                .collect();
+            if eff.contains(&Effect::Spawn) {
+                spawns.push(now);
+                f = step(&f, &Event::Spawned(7), &ctx).0;
+                let (g, eff) = step(&f, &Event::Exited(Exit::Code(1)), &ctx);
+                f = g;
+                timers.extend(eff.iter().filter_map(|e| match e {
+                    Effect::Timer(t) => Some(*t),
+                    _ => None,
+                }));
+            }
+            if f.state == State::Fatal {
+                break;
+            }
+            now = timers.into_iter().min().unwrap_or(now + 1);
+        }
+        let secs = spawns.iter().map(|t| (t + 500) / 1000).collect();
+        (secs, f.state)
+    }
+
+    #[test]
+    fn exponential_backoff_doubles_up_to_the_cap() {
+        let mut p = policy();
+        p.startretries = -1; // forever
+        p.life.exponential = true;
+        p.life.backoff_max = 4;
+        let (spawns, state) = crash_loop(&p, 12);
+        assert_eq!(&spawns[..6], &[0, 1, 3, 7, 11, 15]);
+        assert_ne!(state, State::Fatal);
+        // the default stays supervisord's 1, 2, 3 s, then FATAL
+        let (spawns, state) = crash_loop(&policy(), 20);
+        assert_eq!(spawns, vec![0, 1, 3, 6]);
+        assert_eq!(state, State::Fatal);
+    }
+
+    #[test]
+    fn exponential_backoff_also_after_running() {
+        let mut p = policy();
+        p.life.exponential = true;
+        p.life.backoff_max = 60;
+        p.life.backoff_reset = 60;
+        p.startretries = -1;
+        p.autorestart = AutoRestart::Always;
+        // RUNNING for 5 s, then exits: waits 1 s in BACKOFF, not at once
+        let f = fsm(State::Running, Some(3));
+        let ctx = Ctx {
+            now: 6000,
+            running: true,
+            policy: &p,
+            deps_ready: true,
+        };
+        let (g, e) = step(&f, &Event::Exited(Exit::Code(0)), &ctx);
+        assert_eq!(g.state, State::Backoff);
+        assert_eq!(g.delay, 7000);
+        assert!(e.contains(&Effect::Timer(7001)), "{e:?}");
+        // up for longer than backoff_reset: the count resets, restart at once
+        let ctx = Ctx { now: 70_000, ..ctx };
+        let (g, e) = step(&f, &Event::Exited(Exit::Code(0)), &ctx);
+        assert_eq!(g.state, State::Starting);
+        assert_eq!(g.backoff, 0);
+        assert!(e.contains(&Effect::Spawn));
+    }
+
+    #[test]
+    fn ready_decides_running_and_its_timeout_is_a_failed_start() {
+        let mut p = policy();
+        p.life.ready = true;
+        p.life.ready_timeout = 5;
+        let f = fsm(State::Starting, Some(42)); // started at 1 s
+        let at = |now| Ctx {
+            now,
+            running: true,
+            policy: &p,
+            deps_ready: true,
+        };
+        // startsecs passes: still STARTING, waiting for readiness until 6 s
+        let (g, e) = step(&f, &Event::Tick, &at(2500));
+        assert_eq!(g.state, State::Starting);
+        assert_eq!(sketch(&e), "timer@6000");
+        // ready: RUNNING
+        let (g, _) = step(&f, &Event::Ready, &at(2500));
+        assert_eq!(g.state, State::Running);
+        // not ready in time: stopped, then BACKOFF (a failed start)
+        let (g, e) = step(&f, &Event::Tick, &at(6000));
+        assert_eq!(g.state, State::Stopping);
+        assert_eq!(sketch(&e), "log,log,kill 15,timer@16000");
+        let (g, _) = step(&g, &Event::Exited(Exit::Code(0)), &at(6100));
+        assert_eq!(g.state, State::Backoff);
+        assert_eq!(g.backoff, 1);
+        // an exit while waiting for readiness is a failed start too
+        let (g, _) = step(&f, &Event::Exited(Exit::Code(0)), &at(4000));
+        assert_eq!(g.state, State::Backoff);
+    }
+
+    #[test]
+    fn unhealthy_restarts_unless_autorestart_is_false() {
+        for (ar, restarts) in [(AutoRestart::Unexpected, true), (AutoRestart::Never, false)] {
+            let mut p = policy();
+            p.autorestart = ar;
+            let ctx = Ctx {
+                now: 9000,
+                running: true,
+                policy: &p,
+                deps_ready: true,
+            };
+            let f = fsm(State::Running, Some(42));
+            let (g, _) = step(&f, &Event::Unhealthy("3 checks failed".into()), &ctx);
+            assert_eq!(g.state, State::Stopping);
+            let (g, e) = step(&g, &Event::Exited(Exit::Code(0)), &ctx);
+            assert_eq!(g.state == State::Starting, restarts, "{ar:?}");
+            assert_eq!(e.contains(&Effect::Spawn), restarts);
+        }
+    }
+
+    #[test]
+    fn a_backoff_waiting_for_a_dependency_arms_no_timer() {
+        let p = policy();
+        let f = fsm(State::Backoff, None); // delay 3000
+        let ctx = Ctx {
+            now: 5000,
+            running: true,
+            policy: &p,
+            deps_ready: false,
+        };
+        let (g, e) = step(&f, &Event::Tick, &ctx);
+        assert_eq!(g.state, State::Backoff);
+        assert_eq!(sketch(&e), "", "a timer in the past would spin");
+        let ctx = Ctx {
+            deps_ready: true,
+            ..ctx
+        };
+        assert_eq!(step(&f, &Event::Tick, &ctx).0.state, State::Starting);
+    }
+
+    #[test]
+    fn dependencies_hold_back_autostart_only() {
+        let p = policy();
+        let ctx = Ctx {
+            now: 0,
+            running: true,
+            policy: &p,
+            deps_ready: false,
+        };
+        let (g, _) = step(&Fsm::default(), &Event::Tick, &ctx);
+        assert_eq!(g.state, State::Stopped);
+        let (g, _) = step(&Fsm::default(), &Event::Start, &ctx);
+        assert_eq!(g.state, State::Starting);
+        let ctx = Ctx {
+            deps_ready: true,
+            ..ctx
+        };
+        let (g, _) = step(&Fsm::default(), &Event::Tick, &ctx);
+        assert_eq!(g.state, State::Starting);
     }
 }

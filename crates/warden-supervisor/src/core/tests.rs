@@ -13,7 +13,7 @@ use crate::core::api::{Outcome, Reply, Request, Target};
 use crate::core::engine::{Engine, Parts};
 use crate::core::events::{Bus, EventKind, Interest};
 use crate::core::logs::{Level, MainLog, Sink};
-use crate::core::seams::{Clock, Launcher, SpawnSpec, Spawned};
+use crate::core::seams::{Clock, Launcher, ProbeRequest, Prober, SpawnSpec, Spawned};
 use crate::core::state::{Exit, Ms};
 
 #[derive(Default)]
@@ -26,6 +26,17 @@ struct World {
     signals: RefCell<Vec<(i32, i32, bool, Ms)>>,
     /// program -> live pid
     live: RefCell<HashMap<String, i32>>,
+    /// probes asked for, with the time
+    probes: RefCell<Vec<(ProbeRequest, Ms)>>,
+}
+
+struct FakeProber(Rc<World>);
+
+impl Prober for FakeProber {
+    fn probe(&mut self, req: ProbeRequest) {
+        let w = &self.0;
+        w.probes.borrow_mut().push((req, w.now.get()));
+    }
 }
 
 struct FakeLauncher(Rc<World>);
@@ -114,6 +125,7 @@ impl Harness {
                 echo: false,
             },
             pid: 1,
+            prober: Box::new(FakeProber(world.clone())),
         };
         let mut engine = Engine::new(parse(programs), parts);
         engine.start();
@@ -173,6 +185,31 @@ impl Harness {
             .filter(|(n, _, _)| n == name)
             .map(|(_, _, t)| *t)
             .collect()
+    }
+}
+
+impl Harness {
+    /// Answers every probe asked for so far with `result`; how many.
+    fn answer_probes(&mut self, result: Result<(), String>) -> usize {
+        let asked: Vec<ProbeRequest> = self
+            .world
+            .probes
+            .borrow_mut()
+            .drain(..)
+            .map(|(r, _)| r)
+            .collect();
+        for r in &asked {
+            self.engine
+                .probed(r.id, r.generation, r.check, result.clone());
+        }
+        asked.len()
+    }
+
+    fn description(&mut self, name: &str) -> Option<String> {
+        match self.now(Request::ProcessInfo(Namespec::parse(name))) {
+            Reply::Process(p) => p.log_failure,
+            other => panic!("{other:?}"),
+        }
     }
 }
 
@@ -255,6 +292,170 @@ fn sigkill_escalation_arms_exactly_one_timer() {
     assert_eq!(h.engine.armed_deadlines(), 0);
     assert_eq!(h.engine.next_deadline(), None, "nothing left to wake for");
     assert_eq!(h.state("stubborn"), ProcessState::Stopped);
+}
+
+#[test]
+fn shutdown_stops_priority_tiers_one_after_another_each_at_once() {
+    let mut h = Harness::new(
+        &[
+            program("a1", "startsecs=0\npriority=1"),
+            program("a2", "startsecs=0\npriority=1"),
+            program("b1", "startsecs=0\npriority=2"),
+            program("b2", "startsecs=0\npriority=2"),
+            program("b3", "startsecs=0\npriority=2"),
+        ]
+        .concat(),
+    );
+    let _ = h.now(Request::Shutdown);
+    let term = Exit::Signaled {
+        signal: 15,
+        core_dumped: false,
+    };
+    let signalled =
+        |h: &Harness| -> Vec<i32> { h.world.signals.borrow().iter().map(|s| s.0).collect() };
+    let b: Vec<i32> = ["b3", "b2", "b1"].iter().map(|n| h.pid(n)).collect();
+    assert_eq!(signalled(&h), b, "the priority-2 tier at once");
+    h.exit("b1", term);
+    h.exit("b3", term);
+    assert_eq!(signalled(&h).len(), 3, "b2 still stopping");
+    h.exit("b2", term);
+    let a: Vec<i32> = ["a2", "a1"].iter().map(|n| h.pid(n)).collect();
+    assert_eq!(signalled(&h)[3..], a);
+    h.exit("a1", term);
+    h.exit("a2", term);
+    assert_eq!(h.engine.finished(), Some(0));
+}
+
+#[test]
+fn dependents_start_after_and_stop_before_their_dependencies() {
+    let mut h = Harness::new(
+        &[
+            program("web", "startsecs=0\nready=tcp:1\npriority=5"),
+            program("worker", "startsecs=0\ndepends_on=web\npriority=1"),
+        ]
+        .concat(),
+    );
+    assert_eq!(h.spawn_times("web"), [0]);
+    assert!(h.spawn_times("worker").is_empty(), "waits for web");
+    assert_eq!(h.state("web"), ProcessState::Starting);
+    h.advance(1500);
+    assert_eq!(h.answer_probes(Err("connection refused".into())), 1);
+    h.advance(1750);
+    assert_eq!(h.state("web"), ProcessState::Starting);
+    assert_eq!(h.world.probes.borrow().len(), 1, "probes every 250 ms");
+    h.answer_probes(Ok(()));
+    assert_eq!(h.state("web"), ProcessState::Running);
+    assert_eq!(h.spawn_times("worker"), [1750]);
+    assert_eq!(h.state("worker"), ProcessState::Running);
+    // shutdown: the worker first, though its priority is lower
+    let _ = h.now(Request::Shutdown);
+    let signalled: Vec<i32> = h.world.signals.borrow().iter().map(|s| s.0).collect();
+    assert_eq!(signalled, [h.pid("worker")]);
+    h.exit("worker", Exit::Code(0));
+    let signalled: Vec<i32> = h.world.signals.borrow().iter().map(|s| s.0).collect();
+    assert_eq!(signalled[1..], [h.pid("web")]);
+}
+
+#[test]
+fn crash_loop_with_exponential_backoff_spawns_at_0_1_3_7_11() {
+    let mut h = Harness::new(&program(
+        "crash",
+        "startsecs=1\nstartretries=-1\nbackoff=exponential\nbackoff_max=4",
+    ));
+    while h.spawn_times("crash").len() < 6 {
+        if h.world.live.borrow().contains_key("crash") {
+            h.exit("crash", Exit::Code(1));
+        }
+        let next = h.engine.next_deadline().expect("a retry is armed");
+        h.advance(next);
+    }
+    let times = h.spawn_times("crash");
+    assert_eq!(times, [0, 1001, 3002, 7003, 11_004, 15_005]);
+}
+
+#[test]
+fn failing_health_checks_show_then_restart() {
+    let mut h = Harness::new(&program(
+        "api",
+        "startsecs=0\nhealthcheck=tcp:1\nhealthcheck_interval=2\nhealthcheck_retries=3",
+    ));
+    assert_eq!(h.state("api"), ProcessState::Running);
+    assert_eq!(
+        h.engine.next_deadline(),
+        Some(2000),
+        "one wake-up per interval"
+    );
+    h.advance(2000);
+    assert_eq!(h.answer_probes(Ok(())), 1);
+    assert_eq!(h.description("api"), None);
+    h.advance(4000);
+    h.answer_probes(Err("connection refused".into()));
+    assert_eq!(
+        h.description("api").as_deref(),
+        Some("unhealthy (1 check failed: connection refused)")
+    );
+    h.advance(6000);
+    h.answer_probes(Err("connection refused".into()));
+    let pid = h.pid("api");
+    assert!(h.world.signals.borrow().is_empty());
+    h.advance(8000);
+    h.answer_probes(Err("connection refused".into()));
+    assert_eq!(h.state("api"), ProcessState::Stopping);
+    assert_eq!(
+        h.description("api").as_deref(),
+        Some("unhealthy (3 checks failed: connection refused)")
+    );
+    assert_eq!(
+        h.world.signals.borrow().as_slice(),
+        [(pid, 15, false, 8000)]
+    );
+    h.exit("api", Exit::Code(0));
+    assert_eq!(h.state("api"), ProcessState::Running, "restarted");
+    assert_eq!(h.spawn_times("api"), [0, 8000]);
+    assert_eq!(h.description("api"), None);
+}
+
+#[test]
+fn idle_wakeups_are_zero_without_probes() {
+    let mut h = Harness::new(&[program("a", "startsecs=0"), program("b", "startsecs=0")].concat());
+    assert_eq!(h.state("a"), ProcessState::Running);
+    assert_eq!(h.engine.next_deadline(), None);
+    assert!(h.world.probes.borrow().is_empty());
+}
+
+#[test]
+fn a_critical_program_going_fatal_stops_everything_with_exit_code_3() {
+    let mut h = Harness::new(
+        &[
+            program("db", "startsecs=0"),
+            program("app", "startsecs=1\nstartretries=0\ncritical=true"),
+        ]
+        .concat(),
+    );
+    h.exit("app", Exit::Code(1));
+    let db = h.pid("db");
+    assert_eq!(h.world.signals.borrow().as_slice(), [(db, 15, false, 0)]);
+    assert_eq!(h.engine.finished(), None);
+    h.exit("db", Exit::Code(0));
+    assert_eq!(
+        h.engine.finished(),
+        Some(crate::core::health::CRITICAL_EXIT)
+    );
+}
+
+#[test]
+fn ready_notify_comes_from_the_program_or_its_descendants() {
+    use crate::core::health::Notification;
+    let mut h = Harness::new(&program("n", "ready=notify\nstartsecs=0"));
+    assert_eq!(h.state("n"), ProcessState::Starting);
+    assert!(h.world.probes.borrow().is_empty(), "notify is not polled");
+    assert_eq!(h.engine.next_deadline(), Some(60_000), "only ready_timeout");
+    let ready = Notification::parse(b"STATUS=up\nREADY=1\n");
+    h.engine.notified(&[4242, 77], &ready);
+    assert_eq!(h.state("n"), ProcessState::Starting, "a stranger");
+    let pid = h.pid("n");
+    h.engine.notified(&[4242, pid], &ready);
+    assert_eq!(h.state("n"), ProcessState::Running);
 }
 
 #[test]
@@ -510,4 +711,90 @@ fn reread_sees_a_listener_pool_whose_events_changed() {
         panic!("changes");
     };
     assert_eq!(c.changed, ["pool"]);
+}
+
+#[test]
+fn stop_all_stops_dependents_first_then_their_dependencies() {
+    let mut h = Harness::new(
+        &[
+            program("db", "startsecs=0"),
+            program("web", "startsecs=0\ndepends_on=db"),
+            program("other", "startsecs=0"),
+        ]
+        .concat(),
+    );
+    let (db, web, other) = (h.pid("db"), h.pid("web"), h.pid("other"));
+    let mut rx = h.call(Request::Stop {
+        target: Target::All,
+        wait: true,
+    });
+    let signalled = |h: &Harness| -> Vec<i32> {
+        let mut v: Vec<i32> = h.world.signals.borrow().iter().map(|s| s.0).collect();
+        v.sort_unstable();
+        v
+    };
+    let mut first = vec![web, other];
+    first.sort_unstable();
+    assert_eq!(signalled(&h), first, "db waits for web");
+    h.exit("other", Exit::Code(0));
+    h.exit("web", Exit::Code(0));
+    assert!(h.world.signals.borrow().iter().any(|s| s.0 == db));
+    assert!(pending(&mut rx));
+    h.exit("db", Exit::Code(0));
+    let Ok(Ok(Reply::Results(r))) = rx.try_recv() else {
+        panic!("resolved");
+    };
+    assert_eq!(r.len(), 3);
+}
+
+#[test]
+fn start_all_starts_dependents_once_their_dependencies_run() {
+    let mut h = Harness::new(
+        &[
+            program("db", "autostart=false\nstartsecs=2"),
+            program("api", "autostart=false\nstartsecs=0\ndepends_on=db"),
+        ]
+        .concat(),
+    );
+    let mut rx = h.call(Request::Start {
+        target: Target::All,
+        wait: true,
+    });
+    assert_eq!(h.spawn_times("db"), [0]);
+    assert!(h.spawn_times("api").is_empty(), "api waits for db");
+    assert!(pending(&mut rx));
+    h.advance(2001);
+    assert_eq!(h.spawn_times("api"), [2001]);
+    let Ok(Ok(Reply::Results(r))) = rx.try_recv() else {
+        panic!("resolved");
+    };
+    assert!(r.iter().all(|e| e.result.is_ok()), "{r:?}");
+    assert_eq!(r.len(), 2);
+}
+
+#[test]
+fn healthcheck_notify_counts_missing_watchdog_keepalives() {
+    use crate::core::health::Notification;
+    let mut h = Harness::new(&program(
+        "svc",
+        "startsecs=0\nhealthcheck=notify\nhealthcheck_interval=2\nhealthcheck_retries=2",
+    ));
+    let pid = h.pid("svc");
+    let alive = Notification::parse(b"WATCHDOG=1");
+    h.advance(1000);
+    h.engine.notified(&[pid], &alive);
+    h.advance(2000);
+    assert_eq!(h.description("svc"), None, "a keep-alive came in time");
+    h.advance(4000);
+    assert_eq!(
+        h.description("svc").as_deref(),
+        Some("unhealthy (1 check failed: no WATCHDOG=1 in 2 s)")
+    );
+    assert!(h.world.probes.borrow().is_empty(), "nothing is polled");
+    h.advance(6000);
+    assert_eq!(h.state("svc"), ProcessState::Stopping);
+    assert_eq!(
+        h.world.signals.borrow().as_slice(),
+        [(pid, 15, false, 6000)]
+    );
 }

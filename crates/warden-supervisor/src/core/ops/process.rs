@@ -66,12 +66,28 @@ fn each(
 pub(super) fn start(e: &mut Engine, target: &Target, wait: bool) -> Answer {
     match resolve(e, target) {
         Err(err) => Answer::Now(Err(err)),
-        Ok(Ok(ids)) => each(
-            e,
-            ids,
-            |s| !s.is_running(),
-            |e, id, n| start_one(e, id, n, wait),
-        ),
+        Ok(Ok(ids)) => {
+            let all = ids.clone();
+            each(
+                e,
+                ids,
+                |s| !s.is_running(),
+                |e, id, n| {
+                    // depends_on: after what it depends on is RUNNING
+                    if !e.start_waits(id, &all) || execv_args(&e.procs[&id].cfg).is_err() {
+                        return start_one(e, id, n, wait);
+                    }
+                    e.hold_start(id);
+                    if !wait {
+                        return Answer::Now(Ok(Reply::Ok));
+                    }
+                    Answer::Wait(Waiting::One {
+                        name: n.to_string(),
+                        pending: Pending::Start(id),
+                    })
+                },
+            )
+        }
         Ok(Err(id)) => start_one(e, id, &spec_text(target), wait),
     }
 }
@@ -120,9 +136,24 @@ fn start_one(e: &mut Engine, id: ProcId, name: &str, wait: bool) -> Answer {
 pub(super) fn stop(e: &mut Engine, target: &Target, wait: bool) -> Answer {
     match resolve(e, target) {
         Err(err) => Answer::Now(Err(err)),
-        Ok(Ok(ids)) => each(e, ids, State::is_running, |e, id, n| {
-            stop_one(e, id, n, wait)
-        }),
+        Ok(Ok(ids)) => {
+            let all = ids.clone();
+            each(e, ids, State::is_running, |e, id, n| {
+                // depends_on: dependents first, this one once they stopped
+                let dependents = e.dependents_among(id, &all);
+                if dependents.is_empty() {
+                    return stop_one(e, id, n, wait);
+                }
+                e.hold_stop(id, dependents);
+                if !wait {
+                    return Answer::Now(Ok(Reply::Ok));
+                }
+                Answer::Wait(Waiting::One {
+                    name: n.to_string(),
+                    pending: Pending::Stop(id),
+                })
+            })
+        }
         Ok(Err(id)) => stop_one(e, id, &spec_text(target), wait),
     }
 }

@@ -29,7 +29,10 @@ fn view(e: &Engine, id: ProcId) -> ProcessView {
         log_failure: [&p.stdout, &p.stderr]
             .into_iter()
             .flatten()
-            .find_map(|s| s.failure()),
+            .find_map(|s| s.failure())
+            .into_iter()
+            .chain(e.health_note(id))
+            .reduce(|a, b| format!("{a}; {b}")),
     }
 }
 
