@@ -163,6 +163,8 @@ impl Launcher for OsLauncher {
             stdout: out_w.as_fd(),
             stderr: stderr_fd,
             credentials: creds.as_ref(),
+            death_signal: None,
+            cgroup_procs: None,
         };
         let pid = warden_sys::spawn::spawn(&req)
             .map_err(|e| {
