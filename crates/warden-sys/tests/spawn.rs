@@ -215,29 +215,34 @@ fn a_signal_right_after_spawn_never_runs_the_parents_handler_in_the_child() {
     assert!(pids.is_empty(), "the parent's handler ran in {pids:?}");
 }
 
+/// Spawns `sleep 30` with the given death signal and cgroup.
+fn sleeper(death_signal: Option<Signal>, cgroup_procs: Option<std::os::fd::BorrowedFd<'_>>) -> Pid {
+    let argv = [c("/bin/sleep"), c("30")];
+    let null = File::open("/dev/null").unwrap();
+    spawn(&SpawnRequest {
+        program: &argv[0],
+        argv: &argv,
+        envp: &[],
+        directory: None,
+        umask: None,
+        stdin: null.as_fd(),
+        stdout: null.as_fd(),
+        stderr: null.as_fd(),
+        credentials: None,
+        death_signal,
+        cgroup_procs,
+    })
+    .unwrap()
+}
+
 /// PR_SET_PDEATHSIG follows the thread that forked: when the thread that
 /// spawned the child ends, the child gets the death signal.
 #[test]
 fn the_death_signal_comes_when_the_spawning_thread_dies() {
-    let argv = [c("/bin/sleep"), c("30")];
-    let null = File::open("/dev/null").unwrap();
     let kill = Signal::from_raw(9).unwrap();
     let pid = std::thread::scope(|s| {
         s.spawn(|| {
-            let pid = spawn(&SpawnRequest {
-                program: &argv[0],
-                argv: &argv,
-                envp: &[],
-                directory: None,
-                umask: None,
-                stdin: null.as_fd(),
-                stdout: null.as_fd(),
-                stderr: null.as_fd(),
-                credentials: None,
-                death_signal: Some(kill),
-                cgroup_procs: None,
-            })
-            .unwrap();
+            let pid = sleeper(Some(kill), None);
             // The thread must outlive the child's prctl (before exec): a
             // thread that died before it leaves nothing to notice.
             let execd = || {
@@ -271,22 +276,7 @@ fn a_child_joins_the_given_cgroup() {
         return; // not delegated to us
     }
     let procs = warden_sys::cgroup::open_procs(&dir).unwrap();
-    let argv = [c("/bin/sleep"), c("30")];
-    let null = File::open("/dev/null").unwrap();
-    let pid = spawn(&SpawnRequest {
-        program: &argv[0],
-        argv: &argv,
-        envp: &[],
-        directory: None,
-        umask: None,
-        stdin: null.as_fd(),
-        stdout: null.as_fd(),
-        stderr: null.as_fd(),
-        credentials: None,
-        death_signal: None,
-        cgroup_procs: Some(procs.as_fd()),
-    })
-    .unwrap();
+    let pid = sleeper(None, Some(procs.as_fd()));
     // The child joins before exec; spawn returns right after the fork.
     let deadline = Instant::now() + T;
     let mut inside = warden_sys::cgroup::pids(&dir);
