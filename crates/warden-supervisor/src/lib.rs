@@ -74,8 +74,10 @@ pub mod core;
 pub mod http;
 pub mod listeners;
 pub mod os;
+pub mod pid1;
 mod run;
 mod ticks;
+pub mod trees;
 pub mod web;
 pub mod xmlrpc;
 
@@ -145,6 +147,10 @@ pub struct Options {
     /// the minimum number of processes available for start success
     #[arg(long = "minprocs")]
     pub minprocs: Option<i64>,
+    /// run as a container's init: reap every orphan, never daemonize, end a
+    /// shutdown within shutdown_timeout (implied when running as PID 1)
+    #[arg(long = "init")]
+    pub init: bool,
     /// print supervisord version number and exit
     #[arg(short = 'v', long = "version")]
     pub version: bool,

@@ -219,6 +219,8 @@ pub struct Engine {
     pub(in crate::core) clock: Rc<dyn Clock>,
     pub(in crate::core) loader: Loader,
     pub(in crate::core) bus: Rc<Bus>,
+    /// The programs stopped by hand (see [`crate::core::intent`]).
+    pub(in crate::core) intent: crate::core::intent::Intent,
 }
 
 impl Engine {
@@ -250,6 +252,7 @@ impl Engine {
             clock: parts.clock,
             loader: parts.loader,
             bus: parts.bus,
+            intent: crate::core::intent::Intent::default(),
         }
     }
 
@@ -392,10 +395,13 @@ impl Engine {
             } else {
                 self.log_path(p, &p.stderr.logfile, "stderr")
             };
+            let mut policy = Policy::from_config(p);
+            // stopped by hand: stays stopped until started by hand
+            policy.autostart &= !self.intent.stopped_by_hand(&p.group, &p.name);
             self.procs.insert(
                 id,
                 Proc {
-                    policy: Policy::from_config(p),
+                    policy,
                     cfg: ProcCfg {
                         shared: cfg.clone(),
                         at: index,
@@ -645,7 +651,7 @@ impl Engine {
         };
         let name = p.cfg.name.clone();
         self.launcher
-            .signal(pid, signal, group)
+            .stop_signal(pid, signal, group)
             .map_err(|e| format!("unknown problem killing {name} ({pid}):{e}"))
     }
 
@@ -1012,6 +1018,8 @@ impl Engine {
     pub(in crate::core) fn remove_group(&mut self, gi: usize) {
         let g = self.groups.remove(gi);
         for id in g.procs {
+            // a removed group forgets its stops by hand (see core::intent)
+            self.by_hand(id, false);
             self.procs.remove(&id);
         }
         self.bus

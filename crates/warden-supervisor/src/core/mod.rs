@@ -11,6 +11,7 @@
 //! - [`seams`]: the launcher, clock and config loader the engine runs
 //!   against, so it is tested without real processes.
 //! - [`handle`]: how front ends reach the engine.
+//! - [`intent`]: the programs stopped by hand, which stay stopped.
 //! - [`logs`]: log files (rotation, tails) and the main log.
 //! - [`syslog`]: program output to the local syslog socket.
 
@@ -18,6 +19,7 @@ pub mod api;
 pub mod engine;
 pub mod events;
 pub mod handle;
+pub mod intent;
 pub mod logs;
 mod ops;
 pub mod seams;
