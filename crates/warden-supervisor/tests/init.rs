@@ -419,3 +419,64 @@ fn ready_is_sent_to_notify_socket() {
     let got = got.expect("a notification");
     assert!(got.lines().any(|l| l == "READY=1"), "{got:?}");
 }
+
+/// The container recipe (docs/operations.md): with `stdout_syslog=true` and
+/// `WARDEN_SYSLOG_SOCKET=-`, program output reaches the supervisor's
+/// stdout with the program's name on each line.
+#[test]
+fn container_logs_reach_stdout_with_the_program_name() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let progs = "
+[program:web]
+command={child} --print hello --tag {tag}
+stdout_logfile=NONE
+stdout_syslog=true
+startsecs=0
+";
+    let conf = write_conf_with(&dir, HEADER, progs);
+    let out_path = dir.join("stdout.txt");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let mut child = Command::new(bin("warden-supervisord"))
+        .args(["-n", "-c"])
+        .arg(&conf)
+        .current_dir(&dir)
+        .env("WARDEN_SYSLOG_SOCKET", "-")
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    scratch.track(pid);
+    let seen = test_programs::poll_until(Duration::from_secs(15), || {
+        std::fs::read_to_string(&out_path).is_ok_and(|s| s.lines().any(|l| l == "web | hello"))
+    });
+    test_programs::kill(pid, "TERM");
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    assert!(seen, "{text}");
+    // the main log is echoed there too (nodaemon)
+    assert!(text.contains("spawned: 'web'"), "{text}");
+}
+
+/// `forward_signals=USR1`: a USR1 to the supervisor goes to every program.
+#[test]
+fn forwarded_signals_reach_the_programs() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let progs = "[program:main]\ncommand={child} --tag {tag}\nstartsecs=0\nautorestart=false\n";
+    let r = Running::start(&dir, "forward_signals=USR1", progs, false);
+    let pid = wait_for(Duration::from_secs(15), "main RUNNING", || {
+        r.sup().running_pid("main")
+    });
+    test_programs::kill(r.pid, "USR1");
+    // sv-child does not catch USR1: it dies of it
+    wait_for(Duration::from_secs(10), "main killed by USR1", || {
+        r.sup()
+            .mainlog()
+            .contains("exited: main (terminated by SIGUSR1; not expected)")
+            .then_some(())
+    });
+    assert!(!test_programs::alive(pid));
+    assert!(test_programs::alive(r.pid), "the supervisor lives on");
+}
