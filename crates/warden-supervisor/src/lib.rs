@@ -14,7 +14,8 @@
 //!    └─ run.rs: tokio current_thread runtime + LocalSet
 //!          │
 //!          ├─ the engine (core/engine.rs): the one owner of all state, fed by
-//!          │     SIGCHLD → waitpid(-1, WNOHANG) → Engine::reaped
+//!          │     SIGCHLD → waitpid(-1, WNOHANG) → trees.rs (sweeps) →
+//!          │       Engine::reaped
 //!          │     TERM/INT/QUIT/HUP/USR2 → Engine::control
 //!          │     Command::Call(Request) from the front ends → Engine::request
 //!          │     the earliest armed deadline → Engine::fire_due
@@ -69,6 +70,18 @@
 //! - AUTO child logs are created (mode 0600, `O_EXCL`) when their group is
 //!   added, as `mkstemp` would; supervisord only picks a name.
 //! - An unusable main log refuses the start (supervisord runs without it).
+//! - Whole process trees and a container's init (see [`pid1`] and
+//!   [`trees`]): the supervisor is a child subreaper (or PID 1) and reaps
+//!   the orphans of its programs (`reaped unknown pid N` lines); children
+//!   get `pdeathsig` (default SIGKILL); `stopasgroup`/`killasgroup` reach
+//!   every descendant (a cgroup per program when cgroup v2 is delegated)
+//!   and sweep what is left once the main process exited from a stop; a
+//!   state file next to the pidfile lets the next run stop what a crashed
+//!   run left behind. `shutdown_timeout` (default none, 9 s as init) bounds
+//!   a shutdown (then SIGKILL, exit 3); `forward_signals` passes signals
+//!   on to the programs.
+//! - A program stopped by hand stays stopped across `reload` and a restart
+//!   (see [`core::intent`]); supervisord autostarts it again.
 
 pub mod core;
 pub mod http;
