@@ -478,3 +478,44 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
     }
     Previous { intent }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_file_sits_next_to_the_pidfile() {
+        let p = |s: &str| state_path(Path::new(s));
+        assert_eq!(
+            p("/run/supervisord.pid"),
+            Path::new("/run/supervisord.state")
+        );
+        assert_eq!(p("/run/warden"), Path::new("/run/warden.state"));
+        assert_eq!(p("/run/x.state"), Path::new("/run/x.state.state"));
+    }
+
+    #[test]
+    fn the_state_file_round_trips_the_stops_by_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sd.state");
+        let mut t = Trees::new(1, Some(path.clone()), false);
+        t.remember(&Intent::new(["web".to_string(), "grp:a".to_string()]));
+        t.flush().unwrap();
+        let config = warden_config::parse_str(
+            "[supervisord]\nlogfile=/dev/null\n",
+            Path::new("/tmp"),
+            &HashMap::new(),
+        )
+        .unwrap()
+        .config;
+        let log = MainLog {
+            sink: None,
+            level: Level::Info,
+            echo: false,
+        };
+        let back = recover(&path, &config, &log);
+        assert!(back.intent.stopped_by_hand("web", "web"));
+        assert!(back.intent.stopped_by_hand("grp", "a"));
+        assert!(!back.intent.stopped_by_hand("grp", "b"));
+    }
+}
