@@ -398,25 +398,25 @@ fn a_stop_by_hand_outlives_a_reload_and_a_start_by_hand_ends_it() {
         signal: 15,
         core_dumped: false,
     };
-    let _ = h.call(Request::Stop {
+    h.now(Request::Stop {
         target: Target::Spec(Namespec::parse("web")),
         wait: false,
     });
     h.exit("web", sigterm);
     assert!(h.engine.intent().stopped_by_hand("web", "web"));
     // reload: everything stops, then starts again, except web
-    let _ = h.call(Request::Restart);
+    h.now(Request::Restart);
     h.exit("db", sigterm);
     assert_eq!(h.state("db"), ProcessState::Running, "db autostarts again");
     assert_eq!(h.state("web"), ProcessState::Stopped, "web stays stopped");
     assert_eq!(h.spawn_times("web").len(), 1);
     // started by hand: forgotten, and autostart applies at the next reload
-    let _ = h.call(Request::Start {
+    h.now(Request::Start {
         target: Target::Spec(Namespec::parse("web")),
         wait: false,
     });
     assert!(!h.engine.intent().stopped_by_hand("web", "web"));
-    let _ = h.call(Request::Restart);
+    h.now(Request::Restart);
     h.exit("db", sigterm);
     h.exit("web", sigterm);
     assert_eq!(h.state("web"), ProcessState::Running);
