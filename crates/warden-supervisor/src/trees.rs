@@ -450,6 +450,33 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
         let wait = Duration::from_secs(u64::try_from(wait).unwrap_or(10));
         left.push((pid, start, cgroup, now + wait));
     }
+    // Whatever else is left in the previous run's cgroups (descendants of
+    // programs whose main process had already exited) goes too.
+    if let Some(old) = doc["cgroup"].as_str().map(PathBuf::from) {
+        let known: Vec<i32> = left
+            .iter()
+            .filter_map(|l| l.2.as_deref())
+            .flat_map(warden_sys::cgroup::pids)
+            .collect();
+        let others: Vec<i32> = warden_sys::cgroup::pids(&old)
+            .into_iter()
+            .filter(|p| !known.contains(p))
+            .collect();
+        if !others.is_empty() {
+            log.log(
+                Level::Warn,
+                &format!(
+                    "{} processes of a previous run are still in {}: stopping them",
+                    others.len(),
+                    old.display()
+                ),
+            );
+        }
+        for p in others {
+            let _ = kill(p, SIGTERM, false);
+        }
+        left.push((0, 0, Some(old), now + Duration::from_secs(10)));
+    }
     // Wait for them all at once, each until its own deadline.
     while !left.is_empty() {
         let now = Instant::now();

@@ -143,6 +143,32 @@ fn zombies_of(pid: i32) -> Vec<i32> {
         .unwrap_or_default()
 }
 
+/// `[program:tree]`: a main process and a grandchild it double-forks into a
+/// session of its own (marked `DIR-main` and `DIR-gc`), plus `extra` keys.
+fn tree_program(dir: &Path, extra: &str) -> String {
+    let tree = script(
+        dir,
+        "tree.sh",
+        "(setsid SVCHILD --tag MARK-gc &)\nexec SVCHILD --tag MARK-main\n",
+    );
+    format!(
+        "[program:tree]\ncommand=/bin/sh {}\nstartsecs=0\n{extra}\n",
+        tree.display()
+    )
+}
+
+/// The grandchild of [`tree_program`] once `setsid` has made its session
+/// and exec'd sv-child.
+fn grandchild(dir: &Path) -> Option<i32> {
+    test_programs::pids_with(&format!("{}-gc", dir.display()))
+        .into_iter()
+        .find(|&p| {
+            test_programs::stat(p).is_some_and(|s| s.session == p)
+                && std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "sv-child")
+        })
+}
+
 fn stop(sup: &Sup, name: &str) -> String {
     sup.call("supervisor.stopProcess", &[name])
 }
@@ -239,32 +265,14 @@ fn killasgroup_stop_leaves_nothing_of_a_double_forked_tree() {
     for cgroups in ["false", "true"] {
         let scratch = Scratch::new();
         let dir = scratch.join("w");
-        let tree = script(
-            &dir,
-            "tree.sh",
-            "(setsid SVCHILD --tag MARK-gc &)\nexec SVCHILD --tag MARK-main\n",
-        );
-        let progs = format!(
-            "[program:tree]\ncommand=/bin/sh {}\nkillasgroup=true\nstartsecs=0\n",
-            tree.display()
-        );
+        let progs = tree_program(&dir, "killasgroup=true");
         let r = Running::start(&dir, &format!("cgroups={cgroups}"), &progs, false);
         let main = wait_for(Duration::from_secs(15), "tree RUNNING", || {
             r.sup().running_pid("tree")
         });
-        let gc_mark = format!("{}-gc", dir.display());
-        // (found once setsid has made its session and exec'd sv-child)
-        let gc = wait_for(
-            Duration::from_secs(15),
-            "the grandchild in its own session",
-            || {
-                test_programs::pids_with(&gc_mark).into_iter().find(|&p| {
-                    test_programs::stat(p).is_some_and(|s| s.session == p)
-                        && std::fs::read_to_string(format!("/proc/{p}/comm"))
-                            .is_ok_and(|c| c.trim() == "sv-child")
-                })
-            },
-        );
+        let gc = wait_for(Duration::from_secs(15), "the grandchild", || {
+            grandchild(&dir)
+        });
         let st = test_programs::stat(gc).unwrap();
         assert_ne!(st.pgrp, main);
         let out = stop(r.sup(), "tree");
@@ -479,4 +487,62 @@ fn forwarded_signals_reach_the_programs() {
     });
     assert!(!test_programs::alive(pid));
     assert!(test_programs::alive(r.pid), "the supervisor lives on");
+}
+
+/// With cgroups, a restart after a `kill -9` of the supervisor also stops
+/// what the previous run's programs left behind (a double-forked grandchild
+/// that `pdeathsig` cannot reach): one tree, never two.
+#[test]
+fn a_restart_after_a_crash_stops_the_previous_trees() {
+    if warden_sys::cgroup::own_dir().is_none() {
+        eprintln!("no cgroup v2 here: skipped");
+        return;
+    }
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let progs = tree_program(&dir, "");
+    let gc_mark = format!("{}-gc", dir.display());
+    let old_gc = {
+        let r = Running::start(&dir, "", &progs, false);
+        wait_for(Duration::from_secs(15), "tree RUNNING", || {
+            r.sup().running_pid("tree")
+        });
+        let gc = wait_for(Duration::from_secs(15), "the grandchild", || {
+            grandchild(&dir)
+        });
+        if !std::fs::read_to_string(dir.join("sd.state")).is_ok_and(|s| s.contains("warden.")) {
+            eprintln!("cgroup v2 not delegated here: skipped");
+            return;
+        }
+        test_programs::kill(r.pid, "KILL");
+        assert!(test_programs::poll_until(Duration::from_secs(3), || {
+            !test_programs::alive(r.pid)
+        }));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            test_programs::alive(gc),
+            "the grandchild {gc} outlives a kill -9"
+        );
+        gc
+    };
+    let r = Running::start(&dir, "", &progs, false);
+    wait_for(Duration::from_secs(15), "tree RUNNING again", || {
+        r.sup().running_pid("tree")
+    });
+    assert!(
+        !test_programs::alive(old_gc),
+        "the previous run's grandchild {old_gc} is still there"
+    );
+    let new_gc = wait_for(Duration::from_secs(15), "the new grandchild", || {
+        grandchild(&dir)
+    });
+    assert_ne!(new_gc, old_gc);
+    let one = test_programs::poll_until(Duration::from_secs(2), || {
+        test_programs::pids_with(&gc_mark).len() == 1
+    });
+    assert!(
+        one,
+        "grandchildren: {:?}",
+        test_programs::pids_with(&gc_mark)
+    );
 }
