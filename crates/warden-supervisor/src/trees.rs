@@ -268,9 +268,17 @@ impl Trees {
             .map_err(|e| format!("cannot write the state file {}: {e}", path.display()))
     }
 
-    /// At exit: removes the (empty) cgroups.
+    /// At exit: removes the (empty) cgroups. Processes just SIGKILLed may
+    /// take a moment to leave theirs: a short, bounded wait for them. A
+    /// cgroup still holding a process (the descendant of a program without
+    /// `stopasgroup`/`killasgroup`) stays, and the next run with this state
+    /// file stops what is in it.
     pub fn finish(&mut self) {
         if let Some(root) = &self.cgroot {
+            let until = Instant::now() + Duration::from_millis(200);
+            while warden_sys::cgroup::populated(root) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             warden_sys::cgroup::remove(root);
         }
     }

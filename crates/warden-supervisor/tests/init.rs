@@ -500,7 +500,8 @@ fn a_restart_after_a_crash_stops_the_previous_trees() {
     }
     let scratch = Scratch::new();
     let dir = scratch.join("w");
-    let progs = tree_program(&dir, "");
+    // (killasgroup: the last shutdown takes the grandchild along)
+    let progs = tree_program(&dir, "killasgroup=true");
     let gc_mark = format!("{}-gc", dir.display());
     let old_gc = {
         let r = Running::start(&dir, "", &progs, false);
