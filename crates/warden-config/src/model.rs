@@ -242,7 +242,8 @@ pub struct SupervisordSection {
     /// (default: none, or 9 as a container's init).
     pub shutdown_timeout: Option<u32>,
     /// warden: signals (numbers) the supervisor passes on to its programs
-    /// instead of acting on them (HUP, USR1, USR2, WINCH; default none).
+    /// (HUP, USR1, USR2, WINCH: instead of acting on them; TERM, INT, QUIT:
+    /// to every program at once, then the shutdown; default none).
     pub forward_signals: Vec<i32>,
     /// warden: the signal children get when the supervisor dies
     /// (`PR_SET_PDEATHSIG`; default SIGKILL, `none` for nothing).

@@ -1409,11 +1409,10 @@ pub(crate) fn read_all(loader: &mut Loader<'_, '_>, text: &str, base_dir: &Path)
 }
 
 /// A whole number of at least 1 (warden's `http_*` limits).
-/// `forward_signals`: a comma-separated list of HUP, USR1, USR2 and WINCH
-/// (TERM, INT and QUIT always mean "shut down": the programs get their own
-/// `stopsignal`).
+/// `forward_signals`: a comma-separated list of HUP, INT, QUIT, USR1, USR2,
+/// TERM and WINCH.
 fn forwardable_signals(v: &str) -> Result<Vec<i32>, String> {
-    const FORWARDABLE: [i32; 4] = [1, 10, 12, 28];
+    const FORWARDABLE: [i32; 7] = [1, 2, 3, 10, 12, 15, 28];
     dt::list_of_strings(v)
         .iter()
         .map(|name| {
@@ -1422,7 +1421,7 @@ fn forwardable_signals(v: &str) -> Result<Vec<i32>, String> {
                 Ok(n)
             } else {
                 Err(format!(
-                    "forward_signals takes HUP, USR1, USR2 and WINCH, not {name}"
+                    "forward_signals takes HUP, INT, QUIT, TERM, USR1, USR2 and WINCH, not {name}"
                 ))
             }
         })

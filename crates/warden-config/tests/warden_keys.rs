@@ -23,11 +23,11 @@ fn defaults() {
 #[test]
 fn values() {
     let s = supervisord(
-        "shutdown_timeout=5\nforward_signals=HUP, SIGUSR1,winch\npdeathsig=TERM\ncgroups=false",
+        "shutdown_timeout=5\nforward_signals=HUP, SIGUSR1,winch,TERM\npdeathsig=TERM\ncgroups=false",
     )
     .unwrap();
     assert_eq!(s.shutdown_timeout, Some(5));
-    assert_eq!(s.forward_signals, [1, 10, 28]);
+    assert_eq!(s.forward_signals, [1, 10, 28, 15]);
     assert_eq!(s.pdeathsig, Some(15));
     assert!(!s.cgroups);
     assert_eq!(supervisord("pdeathsig=none").unwrap().pdeathsig, None);
@@ -35,9 +35,9 @@ fn values() {
 
 #[test]
 fn bad_values_name_the_key() {
-    let e = supervisord("forward_signals=TERM").unwrap_err();
+    let e = supervisord("forward_signals=CHLD").unwrap_err();
     assert!(
-        e.contains("forward_signals takes HUP, USR1, USR2 and WINCH, not TERM"),
+        e.contains("forward_signals takes HUP, INT, QUIT, TERM, USR1, USR2 and WINCH, not CHLD"),
         "{e}"
     );
     let e = supervisord("shutdown_timeout=0").unwrap_err();

@@ -8,8 +8,10 @@
 //!   not programs are logged and dropped.
 //! - Signals keep supervisord's meaning (TERM, INT, QUIT: shut down; HUP:
 //!   reload; USR2: reopen the logs), except those listed in
-//!   `[supervisord] forward_signals` (HUP, USR1, USR2, WINCH), which are
-//!   passed on to every running program's main process instead.
+//!   `[supervisord] forward_signals`: HUP, USR1, USR2 and WINCH are passed
+//!   on to every running program's main process instead; TERM, INT and
+//!   QUIT are passed on to every program at once, and then shut down as
+//!   usual (each program that has not exited yet gets its `stopsignal`).
 //! - A shutdown lasts at most `shutdown_timeout` seconds (default 9 as init,
 //!   so it fits Docker's 10 s stop timeout; no limit otherwise unless set);
 //!   then every program still there is SIGKILLed with its whole tree, and

@@ -227,9 +227,9 @@ async fn drive(
             _ = s.chld.recv() => {
                 engine.log(Level::Debug, "received SIGCHLD indicating a child quit");
             }
-            _ = s.term.recv() => engine.control(Control::Terminate("SIGTERM")),
-            _ = s.int.recv() => engine.control(Control::Terminate("SIGINT")),
-            _ = s.quit.recv() => engine.control(Control::Terminate("SIGQUIT")),
+            _ = s.term.recv() => terminate(engine, trees, init, 15, "SIGTERM"),
+            _ = s.int.recv() => terminate(engine, trees, init, 2, "SIGINT"),
+            _ = s.quit.recv() => terminate(engine, trees, init, 3, "SIGQUIT"),
             _ = s.hup.recv() => if init.forwards(1) {
                 forward(engine, trees, 1);
             } else {
@@ -275,4 +275,19 @@ fn forward(engine: &Engine, trees: &RefCell<Trees>, signo: i32) {
             warden_sys::signal::signame(signo)
         ),
     );
+}
+
+/// TERM, INT, QUIT: a shutdown; when forwarded, every program gets the
+/// signal at once first (the shutdown then waits for them in order).
+fn terminate(
+    engine: &mut Engine,
+    trees: &RefCell<Trees>,
+    init: &Init,
+    signo: i32,
+    name: &'static str,
+) {
+    if init.forwards(signo) {
+        forward(engine, trees, signo);
+    }
+    engine.control(Control::Terminate(name));
 }

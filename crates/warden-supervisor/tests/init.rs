@@ -547,3 +547,38 @@ fn a_restart_after_a_crash_stops_the_previous_trees() {
         test_programs::pids_with(&gc_mark)
     );
 }
+
+/// `forward_signals=TERM`: every program gets the supervisor's SIGTERM at
+/// once; the shutdown then waits for them in order as usual.
+#[test]
+fn a_forwarded_term_reaches_every_program_at_once() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    // zz stops first (reverse order) and ignores TERM for stopwaitsecs;
+    // without forwarding, aa would get its TERM only after that.
+    let progs = "
+[program:aa]
+command={child} --tag {tag}
+startsecs=0
+
+[program:zz]
+command={child} --ignore-term --tag {tag}
+startsecs=0
+stopwaitsecs=5
+";
+    let mut r = Running::start(&dir, "forward_signals=TERM", progs, false);
+    let (aa, zz) = wait_for(Duration::from_secs(15), "both RUNNING", || {
+        Some((r.sup().running_pid("aa")?, r.sup().running_pid("zz")?))
+    });
+    // zz must be ignoring TERM already
+    std::thread::sleep(Duration::from_millis(300));
+    test_programs::kill(r.pid, "TERM");
+    let aa_gone = test_programs::poll_until(Duration::from_secs(2), || !test_programs::alive(aa));
+    assert!(aa_gone, "aa did not get the forwarded TERM");
+    assert!(
+        test_programs::alive(zz),
+        "zz ignores TERM until its SIGKILL"
+    );
+    assert_eq!(r.wait_exit(Duration::from_secs(15)), Some(0));
+    assert!(!test_programs::alive(zz));
+}
