@@ -506,7 +506,9 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
             }
             false
         });
-        std::thread::sleep(Duration::from_millis(20));
+        if !left.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     if let Some(old) = doc["cgroup"].as_str() {
         warden_sys::cgroup::remove(Path::new(old));
