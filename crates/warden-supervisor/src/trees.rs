@@ -70,7 +70,14 @@ pub struct Trees {
     stopped: Vec<String>,
     /// The state changed since the last [`Trees::flush`].
     dirty: bool,
+    /// The last scan of `/proc` and when it was made: the stops of one
+    /// input (a whole group at shutdown) and the sweeps of one batch of
+    /// exits share it instead of each reading every process again.
+    scan: Option<(Instant, std::rc::Rc<Vec<warden_sys::procfs::Stat>>)>,
 }
+
+/// How long a scan of `/proc` is reused.
+const SCAN_TTL: Duration = Duration::from_millis(10);
 
 /// The state file for `pidfile`: the same name with `.state` instead of its
 /// extension (`supervisord.pid` → `supervisord.state`).
@@ -99,6 +106,19 @@ impl Trees {
             path,
             stopped: Vec::new(),
             dirty: false,
+            scan: None,
+        }
+    }
+
+    /// Every process, from a scan at most [`SCAN_TTL`] old.
+    fn procs(&mut self) -> std::rc::Rc<Vec<warden_sys::procfs::Stat>> {
+        match &self.scan {
+            Some((at, all)) if at.elapsed() < SCAN_TTL => all.clone(),
+            _ => {
+                let all = std::rc::Rc::new(warden_sys::procfs::all());
+                self.scan = Some((Instant::now(), all.clone()));
+                all
+            }
         }
     }
 
@@ -155,11 +175,20 @@ impl Trees {
     /// kill(2) of the main process or its group failing other than ESRCH.
     pub fn stop_signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
         let me = self.me;
+        let needs_scan = self
+            .leaders
+            .get(&pid)
+            .is_some_and(|l| l.asgroup && l.cgroup.is_none());
+        let all = if needs_scan {
+            self.procs()
+        } else {
+            Default::default()
+        };
         let members = match self.leaders.get_mut(&pid) {
             Some(l) if l.asgroup => {
                 l.stopping = true;
                 if l.cgroup.is_none() {
-                    collect(me, pid, l);
+                    collect(me, pid, l, &all);
                 }
                 if group {
                     tree_pids(l)
@@ -179,13 +208,21 @@ impl Trees {
     /// Children were reaped: forget the programs' main processes among
     /// them, and sweep the trees of those that were being stopped.
     pub fn exited(&mut self, pids: impl IntoIterator<Item = i32>) {
+        // a scan from before these exits misses the orphans they made
+        self.scan = None;
         for pid in pids {
             let Some(mut l) = self.leaders.remove(&pid) else {
                 continue;
             };
             self.dirty = true;
             if l.stopping && l.asgroup {
-                sweep(self.me, pid, &mut l);
+                // The main process is gone: its orphans are ours now; find
+                // them too.
+                if l.cgroup.is_none() {
+                    let all = self.procs();
+                    collect(self.me, pid, &mut l, &all);
+                }
+                sweep(&l);
             }
         }
     }
@@ -206,13 +243,14 @@ impl Trees {
     /// passed); returns the names of those that were still there.
     pub fn kill_everything(&mut self) -> Vec<String> {
         let me = self.me;
+        let all = self.procs();
         let mut names = Vec::new();
         for (&pid, l) in &mut self.leaders {
             names.push(l.name.clone());
             l.stopping = true;
             l.asgroup = true;
             if l.cgroup.is_none() {
-                collect(me, pid, l);
+                collect(me, pid, l, &all);
             }
             let _ = kill(pid, SIGKILL, true);
             for m in tree_pids(l) {
@@ -323,8 +361,7 @@ pub(crate) fn kill(pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
 /// Adds to `l.members` the processes of `pid`'s tree now alive: its process
 /// group, the descendants by parent links, and the orphans re-parented to
 /// the supervisor (`me`) that were started with this program's environment.
-fn collect(me: i32, pid: i32, l: &mut Leader) {
-    let all = warden_sys::procfs::all();
+fn collect(me: i32, pid: i32, l: &mut Leader, all: &[warden_sys::procfs::Stat]) {
     let mut roots: Vec<i32> = vec![pid];
     let mine = [
         ("SUPERVISOR_GROUP_NAME", l.group.as_str()),
@@ -341,7 +378,7 @@ fn collect(me: i32, pid: i32, l: &mut Leader) {
         .iter()
         .filter(|&&r| r != pid)
         .filter_map(|&r| all.iter().find(|p| p.pid == r).copied())
-        .chain(warden_sys::procfs::descendants(&all, &roots));
+        .chain(warden_sys::procfs::descendants(all, &roots));
     for p in found {
         if p.pid != me && !l.members.iter().any(|(m, _)| *m == p.pid) {
             l.members.push((p.pid, p.starttime));
@@ -364,13 +401,11 @@ fn tree_pids(l: &Leader) -> Vec<i32> {
 }
 
 /// SIGKILLs what is left of a stopped program's tree.
-fn sweep(me: i32, pid: i32, l: &mut Leader) {
+fn sweep(l: &Leader) {
     if let Some(dir) = &l.cgroup {
         let _ = warden_sys::cgroup::kill_all(dir);
         return;
     }
-    // The main process is gone: its orphans are ours now; find them too.
-    collect(me, pid, l);
     for m in tree_pids(l) {
         let _ = kill(m, SIGKILL, false);
     }
