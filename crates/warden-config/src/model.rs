@@ -321,6 +321,19 @@ pub struct SupervisordSection {
     /// warden: the largest request body accepted, in bytes; a larger one is
     /// answered 413 (default 4MB).
     pub http_max_body: u64,
+    /// warden: seconds a shutdown may take before what is left is SIGKILLed
+    /// (default: none, or 9 as a container's init).
+    pub shutdown_timeout: Option<u32>,
+    /// warden: signals (numbers) the supervisor passes on to its programs
+    /// (HUP, USR1, USR2, WINCH: instead of acting on them; TERM, INT, QUIT:
+    /// to every program at once, then the shutdown; default none).
+    pub forward_signals: Vec<i32>,
+    /// warden: the signal children get when the supervisor dies
+    /// (`PR_SET_PDEATHSIG`; default SIGKILL, `none` for nothing).
+    pub pdeathsig: Option<i32>,
+    /// warden: give each program its own cgroup v2 when the supervisor's
+    /// cgroup is delegated to it (default true).
+    pub cgroups: bool,
     /// Default false.
     pub nocleanup: bool,
     /// Default: the system temp dir.

@@ -71,6 +71,10 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "http_max_connections",
     "http_idle_timeout",
     "http_max_body",
+    "shutdown_timeout",
+    "forward_signals",
+    "pdeathsig",
+    "cgroups",
 ];
 const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
 const INET_KEYS: &[&str] = &["port", "username", "password"];
@@ -411,6 +415,37 @@ impl<'a, 'c> Loader<'a, 'c> {
             |v| positive_count(v, "http_idle_timeout"),
             60,
         );
+        let shutdown_timeout = self.conv(
+            S,
+            "shutdown_timeout",
+            "",
+            &e,
+            |v| match v.trim() {
+                "" => Ok(None),
+                v => positive_count(v, "shutdown_timeout").map(Some),
+            },
+            None,
+        );
+        let forward_signals = self.conv(
+            S,
+            "forward_signals",
+            "",
+            &e,
+            forwardable_signals,
+            Vec::new(),
+        );
+        let pdeathsig = self.conv(
+            S,
+            "pdeathsig",
+            "KILL",
+            &e,
+            |v| match v.trim().to_ascii_lowercase().as_str() {
+                "" | "none" | "off" | "false" | "0" => Ok(None),
+                _ => dt::signal_number(v).map(Some),
+            },
+            Some(9),
+        );
+        let cgroups = self.conv(S, "cgroups", "true", &e, dt::boolean, true);
         let directory = match self.get(S, "directory", None, Some(&e)) {
             None => None,
             Some(d) => match dt::existing_directory(&d, &cwd, env, sys) {
@@ -516,6 +551,10 @@ impl<'a, 'c> Loader<'a, 'c> {
             http_max_connections,
             http_idle_timeout,
             http_max_body,
+            shutdown_timeout,
+            forward_signals,
+            pdeathsig,
+            cgroups,
             nocleanup,
             childlogdir: PathBuf::from(childlogdir),
             user,
@@ -1426,6 +1465,25 @@ pub(crate) fn read_all(loader: &mut Loader<'_, '_>, text: &str, base_dir: &Path)
 }
 
 /// A whole number of at least 1 (warden's `http_*` limits).
+/// `forward_signals`: a comma-separated list of HUP, INT, QUIT, USR1, USR2,
+/// TERM and WINCH.
+fn forwardable_signals(v: &str) -> Result<Vec<i32>, String> {
+    const FORWARDABLE: [i32; 7] = [1, 2, 3, 10, 12, 15, 28];
+    dt::list_of_strings(v)
+        .iter()
+        .map(|name| {
+            let n = dt::signal_number(name)?;
+            if FORWARDABLE.contains(&n) {
+                Ok(n)
+            } else {
+                Err(format!(
+                    "forward_signals takes HUP, INT, QUIT, TERM, USR1, USR2 and WINCH, not {name}"
+                ))
+            }
+        })
+        .collect()
+}
+
 fn positive_count(v: &str, key: &str) -> Result<u32, String> {
     match dt::integer(v) {
         Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{key} is too large: {n}")),

@@ -14,7 +14,8 @@
 //!    └─ run.rs: tokio current_thread runtime + LocalSet
 //!          │
 //!          ├─ the engine (core/engine.rs): the one owner of all state, fed by
-//!          │     SIGCHLD → waitpid(-1, WNOHANG) → Engine::reaped
+//!          │     SIGCHLD → waitpid(-1, WNOHANG) → trees.rs (sweeps) →
+//!          │       Engine::reaped
 //!          │     TERM/INT/QUIT/HUP/USR2 → Engine::control
 //!          │     Command::Call(Request) from the front ends → Engine::request
 //!          │     the earliest armed deadline → Engine::fire_due
@@ -84,14 +85,28 @@
 //! - warden's own `[program:x]` keys (`ready`, `healthcheck*`,
 //!   `depends_on`, `backoff*`, `critical`; see `docs/config.md`) change
 //!   nothing when absent; `startretries=-1` retries forever.
+//! - Whole process trees and a container's init (see [`pid1`] and
+//!   [`trees`]): the supervisor is a child subreaper (or PID 1) and reaps
+//!   the orphans of its programs (`reaped unknown pid N` lines); children
+//!   get `pdeathsig` (default SIGKILL); `stopasgroup`/`killasgroup` reach
+//!   every descendant (a cgroup per program when cgroup v2 is delegated)
+//!   and sweep what is left once the main process exited from a stop; a
+//!   state file next to the pidfile lets the next run stop what a crashed
+//!   run left behind. `shutdown_timeout` (default none, 9 s as init) bounds
+//!   a shutdown (then SIGKILL, exit 4); `forward_signals` passes signals
+//!   on to the programs.
+//! - A program stopped by hand stays stopped across `reload` and a restart
+//!   (see [`core::intent`]); supervisord autostarts it again.
 
 pub mod core;
 pub mod http;
 pub mod listeners;
 pub mod os;
+pub mod pid1;
 pub mod probes;
 mod run;
 mod ticks;
+pub mod trees;
 pub mod web;
 pub mod xmlrpc;
 
@@ -161,6 +176,10 @@ pub struct Options {
     /// the minimum number of processes available for start success
     #[arg(long = "minprocs")]
     pub minprocs: Option<i64>,
+    /// run as a container's init: reap every orphan, never daemonize, end a
+    /// shutdown within shutdown_timeout (implied when running as PID 1)
+    #[arg(long = "init")]
+    pub init: bool,
     /// print supervisord version number and exit
     #[arg(short = 'v', long = "version")]
     pub version: bool,

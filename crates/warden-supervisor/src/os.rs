@@ -65,6 +65,11 @@ pub struct OsLauncher {
     /// The supervisor's `$NOTIFY_SOCKET`, given to programs that use
     /// `notify` (warden's `ready=notify`, `healthcheck=notify`).
     pub notify: Option<crate::probes::NotifySocket>,
+    /// The programs' process trees and the state file (None: neither is
+    /// kept; group signals reach the process group only).
+    pub trees: Option<Rc<std::cell::RefCell<crate::trees::Trees>>>,
+    /// `pdeathsig`: what children get when the supervisor dies.
+    pub death_signal: Option<warden_sys::Signal>,
 }
 
 impl OsLauncher {
@@ -78,6 +83,11 @@ impl OsLauncher {
             childlogdir: config.supervisord.childlogdir.clone(),
             bus,
             notify: None,
+            trees: None,
+            death_signal: config
+                .supervisord
+                .pdeathsig
+                .and_then(warden_sys::Signal::from_raw),
         }
     }
 }
@@ -167,6 +177,10 @@ impl Launcher for OsLauncher {
         } else {
             err_w.as_fd()
         };
+        let cgroup = self
+            .trees
+            .as_ref()
+            .and_then(|t| t.borrow().cgroup_for(&cfg.group, name));
         let req = warden_sys::spawn::SpawnRequest {
             program: &program,
             argv: &cargv,
@@ -177,6 +191,8 @@ impl Launcher for OsLauncher {
             stdout: out_w.as_fd(),
             stderr: stderr_fd,
             credentials: creds.as_ref(),
+            death_signal: self.death_signal,
+            cgroup_procs: cgroup.as_ref().map(|(_, f)| f.as_fd()),
         };
         let pid = warden_sys::spawn::spawn(&req)
             .map_err(|e| {
@@ -188,6 +204,9 @@ impl Launcher for OsLauncher {
             })?
             .as_raw();
         drop((in_r, out_w, err_w));
+        if let Some(t) = &self.trees {
+            t.borrow_mut().spawned(pid, cfg, cgroup.map(|(dir, _)| dir));
+        }
         let origin = Rc::new(Origin {
             bus: self.bus.clone(),
             group: cfg.group.clone(),
@@ -234,23 +253,19 @@ impl Launcher for OsLauncher {
     }
 
     fn signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
-        let Some(pid) = warden_sys::Pid::from_raw(pid) else {
-            return Ok(());
-        };
-        let Some(sig) = warden_sys::Signal::from_raw(signal) else {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("unknown signal {signal}"),
-            ));
-        };
-        let r = if group {
-            warden_sys::signal::kill_process_group(pid, sig)
-        } else {
-            warden_sys::signal::kill_process(pid, sig)
-        };
-        match r {
-            Err(e) if e.raw_os_error() == Some(warden_sys::consts::ESRCH) => Ok(()),
-            other => other,
+        crate::trees::kill(pid, signal, group)
+    }
+
+    fn stop_signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
+        match &self.trees {
+            Some(t) => t.borrow_mut().stop_signal(pid, signal, group),
+            None => self.signal(pid, signal, group),
+        }
+    }
+
+    fn remember(&mut self, intent: &crate::core::intent::Intent) {
+        if let Some(t) = &self.trees {
+            t.borrow_mut().remember(intent);
         }
     }
 

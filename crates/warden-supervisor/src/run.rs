@@ -1,22 +1,30 @@
 //! The driver: daemonize, then run the engine on a single-threaded runtime,
 //! feeding it signals, reaped children, requests and deadlines.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::core::engine::{Control, Engine, Parts};
+use crate::core::engine::{Control, Engine, Mood, Parts};
 use crate::core::events::Bus;
 use crate::core::handle::{Command, Handle};
 use crate::core::logs::{Level, MainLog};
 use crate::os::{OsLauncher, SystemClock};
+use crate::pid1::Init;
+use crate::trees::Trees;
 use crate::Options;
 
 /// Runs the daemon: daemonize, runtime, engine. Returns the exit code.
 pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
-    let config = loaded.config;
+    let mut config = loaded.config;
+    let init = Init::new(opts.init, &config.supervisord);
+    if init.active {
+        // a container's init stays in the foreground, or the container ends
+        config.supervisord.nodaemon = true;
+    }
     let s = &config.supervisord;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let mut d = warden_daemon::Daemonize::new()
@@ -48,6 +56,20 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
     if let Some(pipe) = warden_sys::Signal::from_raw(13) {
         let _ = warden_sys::signal::ignore(pipe);
     }
+    let me = warden_sys::Pid::this().as_raw();
+    // PID 1 gets every orphan anyway; otherwise the orphans of our programs
+    // come to us instead of to PID 1 (see pid1.rs).
+    let subreaper = if me == 1 {
+        Ok(())
+    } else {
+        warden_sys::process::set_child_subreaper()
+    };
+    let state_path = crate::trees::state_path(&config.supervisord.pidfile);
+    let trees = Rc::new(RefCell::new(Trees::new(
+        me,
+        Some(state_path.clone()),
+        config.supervisord.cgroups,
+    )));
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -62,6 +84,16 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             Ok(log) => log,
             Err(e) => daemon.fail(2, &e),
         };
+        if let Err(e) = subreaper {
+            log.log(
+                Level::Warn,
+                &format!("cannot become a child subreaper: {e}"),
+            );
+        }
+        // Programs a crashed previous run left behind are stopped before
+        // ours start; programs stopped by hand stay stopped.
+        let previous = crate::trees::recover(&state_path, &config, &log);
+        trees.borrow_mut().set_intent(&previous.intent);
         let bus = Bus::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = Handle::new(tx, bus.clone());
@@ -91,7 +123,10 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             probe_tx.clone(),
         ));
         let parts = Parts {
-            launcher: Box::new(launcher),
+            launcher: Box::new({
+                launcher.trees = Some(trees.clone());
+                launcher
+            }),
             prober: Box::new(crate::probes::OsProber::new(probe_tx)),
             clock: Rc::new(SystemClock::new()),
             loader: Box::new(move || {
@@ -108,15 +143,17 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
             crate::listeners::prepare(handle.clone(), identifier, &config.eventlisteners);
         let mut engine = Engine::new(config, parts);
         engine.set_listener_tap(tap);
+        engine.set_intent(previous.intent);
         for w in &loaded.warnings {
             engine.log(Level::Warn, &w.to_string());
         }
-        let signals = Signals::install();
+        let signals = Signals::install(&init);
         engine.start();
         daemon.notify_ready();
         let ticks = tokio::task::spawn_local(crate::ticks::run(bus));
         let listening = tokio::task::spawn_local(listeners.run());
-        let code = drive(&mut engine, signals, rx, probe_rx).await;
+        let code = drive(&mut engine, signals, rx, probe_rx, &trees, &init).await;
+        trees.borrow_mut().finish();
         ticks.abort();
         listening.abort();
         daemon.notify_stopping();
@@ -139,10 +176,13 @@ struct Signals {
     quit: Signal,
     hup: Signal,
     usr2: Signal,
+    /// USR1 and WINCH, when forwarded.
+    usr1: Option<Signal>,
+    winch: Option<Signal>,
 }
 
 impl Signals {
-    fn install() -> Signals {
+    fn install(init: &Init) -> Signals {
         let sig = |k| signal(k).expect("UNWRAP: installing a signal handler on a live runtime");
         Signals {
             chld: sig(SignalKind::child()),
@@ -151,6 +191,8 @@ impl Signals {
             quit: sig(SignalKind::quit()),
             hup: sig(SignalKind::hangup()),
             usr2: sig(SignalKind::user_defined2()),
+            usr1: init.extra_signal(10),
+            winch: init.extra_signal(28),
         }
     }
 }
@@ -160,15 +202,37 @@ async fn drive(
     mut s: Signals,
     mut rx: mpsc::UnboundedReceiver<Command>,
     mut probes: mpsc::UnboundedReceiver<crate::probes::ProbeEvent>,
+    trees: &RefCell<Trees>,
+    init: &Init,
 ) -> i32 {
+    // The shutdown deadline, once a shutdown began (with shutdown_timeout).
+    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut forced = false;
+    let mut state_error = false;
     loop {
         // A child may have exited before we were told (signals coalesce).
         let exits = crate::os::reap();
         if !exits.is_empty() {
+            trees.borrow_mut().exited(exits.iter().map(|(pid, _)| *pid));
             engine.reaped(exits);
         }
+        if let Err(e) = trees.borrow_mut().flush() {
+            // once: it would repeat at every change
+            if !std::mem::replace(&mut state_error, true) {
+                engine.log(Level::Error, &e);
+            }
+        }
         if let Some(code) = engine.finished() {
-            return code;
+            return if forced && code == 0 {
+                crate::pid1::EXIT_FORCED
+            } else {
+                code
+            };
+        }
+        if deadline.is_none() && engine.mood() == Mood::Shutdown {
+            deadline = init
+                .shutdown_timeout
+                .map(|t| tokio::time::Instant::now() + t);
         }
         let sleep_for = engine
             .next_deadline()
@@ -177,11 +241,33 @@ async fn drive(
             _ = s.chld.recv() => {
                 engine.log(Level::Debug, "received SIGCHLD indicating a child quit");
             }
-            _ = s.term.recv() => engine.control(Control::Terminate("SIGTERM")),
-            _ = s.int.recv() => engine.control(Control::Terminate("SIGINT")),
-            _ = s.quit.recv() => engine.control(Control::Terminate("SIGQUIT")),
-            _ = s.hup.recv() => engine.control(Control::Hangup),
-            _ = s.usr2.recv() => engine.control(Control::ReopenLogs),
+            _ = s.term.recv() => terminate(engine, trees, init, 15, "SIGTERM"),
+            _ = s.int.recv() => terminate(engine, trees, init, 2, "SIGINT"),
+            _ = s.quit.recv() => terminate(engine, trees, init, 3, "SIGQUIT"),
+            _ = s.hup.recv() => if init.forwards(1) {
+                forward(engine, trees, 1);
+            } else {
+                engine.control(Control::Hangup);
+            },
+            _ = s.usr2.recv() => if init.forwards(12) {
+                forward(engine, trees, 12);
+            } else {
+                engine.control(Control::ReopenLogs);
+            },
+            () = crate::pid1::recv(&mut s.usr1) => forward(engine, trees, 10),
+            () = crate::pid1::recv(&mut s.winch) => forward(engine, trees, 28),
+            () = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() && !forced => {
+                forced = true;
+                let names = trees.borrow_mut().kill_everything();
+                let secs = init.shutdown_timeout.map_or(0, |t| t.as_secs());
+                engine.log(
+                    Level::Warn,
+                    &format!(
+                        "shutdown_timeout ({secs} s) passed: killing {}",
+                        names.join(", ")
+                    ),
+                );
+            }
             Some(cmd) = rx.recv() => match cmd {
                 Command::Call(req, reply) => engine.request(req, reply),
                 Command::Log(level, msg) => engine.log(level, &msg),
@@ -192,4 +278,31 @@ async fn drive(
             }
         }
     }
+}
+
+/// Passes a received signal on to every running program.
+fn forward(engine: &Engine, trees: &RefCell<Trees>, signo: i32) {
+    let n = trees.borrow().forward(signo);
+    engine.log(
+        Level::Info,
+        &format!(
+            "received {} indicating forwarding: sent to {n} programs",
+            warden_sys::signal::signame(signo)
+        ),
+    );
+}
+
+/// TERM, INT, QUIT: a shutdown; when forwarded, every program gets the
+/// signal at once first (the shutdown then waits for them in order).
+fn terminate(
+    engine: &mut Engine,
+    trees: &RefCell<Trees>,
+    init: &Init,
+    signo: i32,
+    name: &'static str,
+) {
+    if init.forwards(signo) {
+        forward(engine, trees, signo);
+    }
+    engine.control(Control::Terminate(name));
 }

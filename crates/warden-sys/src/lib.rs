@@ -16,6 +16,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod cgroup;
 pub mod clock;
 pub mod cred;
 pub mod fd;
@@ -24,6 +25,7 @@ pub mod lock;
 pub mod notify;
 pub mod pid;
 pub mod process;
+pub mod procfs;
 pub mod signal;
 pub mod spawn;
 pub mod time;

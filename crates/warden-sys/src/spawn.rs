@@ -15,7 +15,10 @@
 //! three given descriptors onto 0, 1 and 2, closes every other descriptor
 //! (`close_range`), drops privileges (`setgroups` → `setgid` → `setuid`, then
 //! checks that every id changed and root cannot be regained, as the daemon's
-//! drop does), changes directory, sets the umask and `execve`s. Any failure is written to its fd 2 in supervisord's words
+//! drop does), sets the parent death signal if asked (then checks the parent
+//! is still there), changes directory, sets the umask and `execve`s. A child
+//! given a `cgroup.procs` descriptor joins that cgroup right after
+//! `setpgid`. Any failure is written to its fd 2 in supervisord's words
 //! (`supervisor: couldn't exec ARGV0: ENOENT`, then
 //! `supervisor: child process was not spawned`) and the child `_exit(127)`s.
 
@@ -57,6 +60,15 @@ pub struct SpawnRequest<'a> {
     pub stderr: BorrowedFd<'a>,
     /// Privileges to switch to, if any.
     pub credentials: Option<&'a ChildCredentials>,
+    /// The signal the child gets when the parent dies
+    /// (`PR_SET_PDEATHSIG`, set after the privilege drop, which would clear
+    /// it); if the parent is already gone by then, the child sends it to
+    /// itself instead of running unsupervised.
+    pub death_signal: Option<crate::Signal>,
+    /// A `cgroup.procs` file open for writing: the child joins that cgroup
+    /// (writes `0` to it) before anything else, so all it will ever fork
+    /// stays there (see [`crate::cgroup`]).
+    pub cgroup_procs: Option<BorrowedFd<'a>>,
 }
 
 /// Forks and execs `req` in a new process group; returns the child's pid
@@ -91,6 +103,10 @@ pub fn spawn(req: &SpawnRequest<'_>) -> std::io::Result<Pid> {
         req.stdout.as_raw_fd(),
         req.stderr.as_raw_fd(),
     ];
+    let cgroup_fd = req.cgroup_procs.map(|f| f.as_raw_fd());
+    let death_signal = req.death_signal.map(crate::Signal::as_raw);
+    // SAFETY: getpid has no preconditions and cannot fail.
+    let parent = unsafe { libc::getpid() };
 
     // Every signal stays blocked across the fork: a signal arriving in this
     // window must not run one of the parent's handlers in the child (which
@@ -122,6 +138,14 @@ pub fn spawn(req: &SpawnRequest<'_>) -> std::io::Result<Pid> {
     // SAFETY: setpgid with integer arguments.
     if unsafe { libc::setpgid(0, 0) } != 0 {
         child_error(b"couldn't set the process group", errno());
+    }
+    if let Some(fd) = cgroup_fd {
+        // Writing "0" moves the writer itself into the cgroup.
+        // SAFETY: fd is open (the parent holds it until spawn returns); the
+        // buffer is a live one-byte slice.
+        if unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) } != 1 {
+            child_error(b"couldn't join the cgroup", errno());
+        }
     }
     // Move the descriptors onto 0, 1, 2. They were created after 0..2 were
     // open, so none of them is itself 0..2; fd::dup2 would clear CLOEXEC if
@@ -156,6 +180,23 @@ pub fn spawn(req: &SpawnRequest<'_>) -> std::io::Result<Pid> {
                 b"\n",
             ]);
             child_fail();
+        }
+    }
+    if let Some(sig) = death_signal {
+        // After the privilege drop: a change of credentials clears it.
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) } != 0 {
+            child_error(b"couldn't set the parent death signal", errno());
+        }
+        // The parent may have died before the prctl: then we were already
+        // reparented and the signal will never come.
+        // SAFETY: getppid, getpid and kill take no pointers; _exit never
+        // returns.
+        unsafe {
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), sig);
+                libc::_exit(127);
+            }
         }
     }
     if let Some(d) = req.directory {

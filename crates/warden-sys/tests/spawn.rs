@@ -33,6 +33,8 @@ fn run(argv: &[&str], creds: Option<&ChildCredentials>) -> (Pid, File) {
         stdout: w.as_fd(),
         stderr: w.as_fd(),
         credentials: creds,
+        death_signal: None,
+        cgroup_procs: None,
     })
     .unwrap();
     (pid, File::from(r))
@@ -211,4 +213,80 @@ fn a_signal_right_after_spawn_never_runs_the_parents_handler_in_the_child() {
         .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
         .collect();
     assert!(pids.is_empty(), "the parent's handler ran in {pids:?}");
+}
+
+/// Spawns `sleep 30` with the given death signal and cgroup.
+fn sleeper(death_signal: Option<Signal>, cgroup_procs: Option<std::os::fd::BorrowedFd<'_>>) -> Pid {
+    let argv = [c("/bin/sleep"), c("30")];
+    let null = File::open("/dev/null").unwrap();
+    spawn(&SpawnRequest {
+        program: &argv[0],
+        argv: &argv,
+        envp: &[],
+        directory: None,
+        umask: None,
+        stdin: null.as_fd(),
+        stdout: null.as_fd(),
+        stderr: null.as_fd(),
+        credentials: None,
+        death_signal,
+        cgroup_procs,
+    })
+    .unwrap()
+}
+
+/// PR_SET_PDEATHSIG follows the thread that forked: when the thread that
+/// spawned the child ends, the child gets the death signal.
+#[test]
+fn the_death_signal_comes_when_the_spawning_thread_dies() {
+    let kill = Signal::from_raw(9).unwrap();
+    let pid = std::thread::scope(|s| {
+        s.spawn(|| {
+            let pid = sleeper(Some(kill), None);
+            // The thread must outlive the child's prctl (before exec): a
+            // thread that died before it leaves nothing to notice.
+            let execd = || {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            };
+            let deadline = Instant::now() + T;
+            while !execd() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            pid
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(
+        matches!(reap(pid), ExitStatus::Signaled { signal: 9, .. }),
+        "the child outlived the thread that spawned it"
+    );
+}
+
+/// A child given a cgroup's `cgroup.procs` is in that cgroup from before
+/// exec, and `cgroup::kill_all` kills it.
+#[test]
+fn a_child_joins_the_given_cgroup() {
+    let Some(own) = warden_sys::cgroup::own_dir() else {
+        return; // no cgroup v2 here
+    };
+    let dir = own.join(format!("warden-sys-test-{}", std::process::id()));
+    if warden_sys::cgroup::create(&dir).is_err() {
+        return; // not delegated to us
+    }
+    let procs = warden_sys::cgroup::open_procs(&dir).unwrap();
+    let pid = sleeper(None, Some(procs.as_fd()));
+    // The child joins before exec; spawn returns right after the fork.
+    let deadline = Instant::now() + T;
+    let mut inside = warden_sys::cgroup::pids(&dir);
+    while inside.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+        inside = warden_sys::cgroup::pids(&dir);
+    }
+    warden_sys::cgroup::kill_all(&dir).unwrap();
+    let st = reap(pid);
+    warden_sys::cgroup::remove(&dir);
+    assert_eq!(inside, [pid.as_raw()]);
+    assert!(matches!(st, ExitStatus::Signaled { signal: 9, .. }), "{st}");
 }

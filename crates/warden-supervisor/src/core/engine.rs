@@ -293,6 +293,8 @@ pub struct Engine {
     pub(in crate::core) held_stops: Vec<(ProcId, Vec<ProcId>)>,
     /// Starts (of a group or all) held until what they depend on runs.
     pub(in crate::core) held_starts: Vec<ProcId>,
+    /// The programs stopped by hand (see [`crate::core::intent`]).
+    pub(in crate::core) intent: crate::core::intent::Intent,
 }
 
 impl Engine {
@@ -328,6 +330,7 @@ impl Engine {
             critical_exit: None,
             held_stops: Vec::new(),
             held_starts: Vec::new(),
+            intent: crate::core::intent::Intent::default(),
         }
     }
 
@@ -520,7 +523,7 @@ impl Engine {
         self.procs.insert(
             id,
             Proc {
-                policy: Policy::from_config(&cfg),
+                policy: self.policy_for(&cfg),
                 cfg,
                 fsm: Fsm::default(),
                 start_wall: 0,
@@ -539,6 +542,14 @@ impl Engine {
         id
     }
 
+    /// A process's policy: its config's, except that a program stopped by
+    /// hand is not autostarted until started by hand.
+    pub(in crate::core) fn policy_for(&self, cfg: &ProcessConfig) -> Policy {
+        let mut policy = Policy::from_config(cfg);
+        policy.autostart &= !self.intent.stopped_by_hand(&cfg.group, &cfg.name);
+        policy
+    }
+
     /// Gives a stopped process a new config: policy, log paths (an AUTO
     /// log stays the file it was) and log files, which reopen at the next
     /// spawn. Its state and history stay.
@@ -555,13 +566,14 @@ impl Engine {
                 .flatten(),
         );
         let (stdout_path, stderr_path) = self.log_paths(&cfg, Some(keep));
+        let policy = self.policy_for(&cfg);
         let Some(p) = self.procs.get_mut(&id) else {
             return;
         };
         for s in [&p.stdout, &p.stderr].into_iter().flatten() {
             s.release();
         }
-        p.policy = Policy::from_config(&cfg);
+        p.policy = policy;
         p.cfg = cfg;
         p.stdout_path = stdout_path;
         p.stderr_path = stderr_path;
@@ -841,7 +853,7 @@ impl Engine {
         };
         let name = p.cfg.name.clone();
         self.launcher
-            .signal(pid, signal, group)
+            .stop_signal(pid, signal, group)
             .map_err(|e| format!("unknown problem killing {name} ({pid}):{e}"))
     }
 
@@ -1236,6 +1248,8 @@ impl Engine {
     pub(in crate::core) fn remove_group(&mut self, gi: usize) {
         let g = self.groups.remove(gi);
         for id in g.procs {
+            // a removed group forgets its stops by hand (see core::intent)
+            self.by_hand(id, false);
             self.procs.remove(&id);
         }
         if let (Some(spec), Some(_)) = (&g.fcgi, &g.socket) {

@@ -13,6 +13,7 @@
 //! - [`handle`]: how front ends reach the engine.
 //! - `deps`: `depends_on=` and the stop order (tiers).
 //! - [`health`]: readiness probes, health checks, `critical=true`.
+//! - [`intent`]: the programs stopped by hand, which stay stopped.
 //! - [`logs`]: log files (rotation, tails) and the main log.
 //! - [`syslog`]: program output to the local syslog socket.
 
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod events;
 pub mod handle;
 pub mod health;
+pub mod intent;
 pub mod logs;
 mod ops;
 pub mod seams;

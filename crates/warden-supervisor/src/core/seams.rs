@@ -76,6 +76,21 @@ pub trait Launcher {
     /// Any other failure of kill(2).
     fn signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()>;
 
+    /// A stop's signal (the stop signal, then SIGKILL): like
+    /// [`Launcher::signal`], but a launcher that tracks whole process trees
+    /// also reaches the descendants that left the process group.
+    ///
+    /// # Errors
+    ///
+    /// Any failure of kill(2) other than ESRCH.
+    fn stop_signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
+        self.signal(pid, signal, group)
+    }
+
+    /// Keeps the programs stopped by hand for the next run (the default
+    /// keeps nothing).
+    fn remember(&mut self, _intent: &crate::core::intent::Intent) {}
+
     /// Creates a new AUTO log file for `process`'s `channel` and returns
     /// its path (supervisord names them `NAME-CHANNEL---IDENT-RANDOM.log`).
     ///

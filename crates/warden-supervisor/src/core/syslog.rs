@@ -15,6 +15,11 @@
 //! The socket is `$WARDEN_SYSLOG_SOCKET` when set (read once), else
 //! `/dev/log`. Sends never block the supervisor: when the socket is absent
 //! or full, the message is dropped, as glibc does without `LOG_CONS`.
+//!
+//! `WARDEN_SYSLOG_SOCKET=-` sends the lines to the supervisor's standard
+//! output instead, as `PROCESS | line` (for a container, whose runtime
+//! collects stdout and stamps the lines itself); those writes wait for the
+//! reader, as any log file's do.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -45,6 +50,15 @@ fn local() -> &'static Local {
 
 /// Sends one chunk of `name`'s output, one message per line.
 pub fn send(name: &str, data: &[u8]) {
+    if to_stdout() {
+        use std::io::Write as _;
+        let mut text = String::new();
+        for line in messages(data) {
+            text.push_str(&format!("{name} | {line}\n"));
+        }
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        return;
+    }
     let l = local();
     let Some(socket) = &l.socket else {
         return;
@@ -54,6 +68,12 @@ pub fn send(name: &str, data: &[u8]) {
         let msg = format!("<{PRIORITY}>{stamp} {IDENT}: {name} {line}");
         let _ = socket.send_to(msg.as_bytes(), &l.path);
     }
+}
+
+/// `WARDEN_SYSLOG_SOCKET=-` (read once).
+fn to_stdout() -> bool {
+    static STDOUT: OnceLock<bool> = OnceLock::new();
+    *STDOUT.get_or_init(|| std::env::var_os("WARDEN_SYSLOG_SOCKET").is_some_and(|v| v == "-"))
 }
 
 /// supervisord's split: `text.rstrip('\n').split('\n')`.

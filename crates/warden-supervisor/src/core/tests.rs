@@ -798,3 +798,38 @@ fn healthcheck_notify_counts_missing_watchdog_keepalives() {
         [(pid, 15, false, 6000)]
     );
 }
+
+#[test]
+fn a_stop_by_hand_outlives_a_reload_and_a_start_by_hand_ends_it() {
+    let mut h = Harness::new(&format!(
+        "{}{}",
+        program("web", "startsecs=0"),
+        program("db", "startsecs=0")
+    ));
+    let sigterm = Exit::Signaled {
+        signal: 15,
+        core_dumped: false,
+    };
+    h.now(Request::Stop {
+        target: Target::Spec(Namespec::parse("web")),
+        wait: false,
+    });
+    h.exit("web", sigterm);
+    assert!(h.engine.intent().stopped_by_hand("web", "web"));
+    // reload: everything stops, then starts again, except web
+    h.now(Request::Restart);
+    h.exit("db", sigterm);
+    assert_eq!(h.state("db"), ProcessState::Running, "db autostarts again");
+    assert_eq!(h.state("web"), ProcessState::Stopped, "web stays stopped");
+    assert_eq!(h.spawn_times("web").len(), 1);
+    // started by hand: forgotten, and autostart applies at the next reload
+    h.now(Request::Start {
+        target: Target::Spec(Namespec::parse("web")),
+        wait: false,
+    });
+    assert!(!h.engine.intent().stopped_by_hand("web", "web"));
+    h.now(Request::Restart);
+    h.exit("db", sigterm);
+    h.exit("web", sigterm);
+    assert_eq!(h.state("web"), ProcessState::Running);
+}

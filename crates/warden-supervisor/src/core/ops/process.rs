@@ -114,6 +114,7 @@ fn start_one(e: &mut Engine, id: ProcId, name: &str, wait: bool) -> Answer {
             format!("{name} is in an unknown process state"),
         )));
     }
+    e.by_hand(id, false);
     e.feed(id, Event::Start);
     let p = &e.procs[&id];
     if p.fsm.spawnerr.is_some() {
@@ -165,6 +166,7 @@ fn stop_one(e: &mut Engine, id: ProcId, name: &str, wait: bool) -> Answer {
     if let Some(msg) = e.stop_proc(id) {
         return Answer::Now(Err(ApiError::new(ErrorKind::Failed, msg)));
     }
+    e.by_hand(id, true);
     let pending = Pending::Stop(id);
     if wait && e.check(pending, name).is_none() {
         return Answer::Wait(Waiting::One {

@@ -237,8 +237,9 @@ fn change_group(e: &mut Engine, cfg: &Rc<GroupConfig>, waits: &mut Vec<ProcId>) 
             }
         } else if differs {
             // Only live settings changed: a new policy, the same process.
+            let policy = e.policy_for(np);
             let p = e.procs.get_mut(&id).expect("listed in its group");
-            p.policy = crate::core::state::Policy::from_config(np);
+            p.policy = policy;
             p.cfg = new;
             ProcessAction::Updated
         } else {
