@@ -17,6 +17,9 @@ use crate::util::{
 /// A client call that takes longer than this is given up (and killed).
 const CALL_LIMIT: Duration = Duration::from_secs(120);
 
+/// A stop of all programs that takes longer than this is given up.
+const STOP_ALL_LIMIT: Duration = Duration::from_secs(60);
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum PeerKind {
     Pm2,
@@ -136,7 +139,11 @@ impl PeerRunning {
                 if !ok {
                     return None;
                 }
-                let active = out.lines().filter(|l| l.ends_with(": active")).count();
+                // Its own circusd-stats would be a watcher too (off here).
+                let active = out
+                    .lines()
+                    .filter(|l| l.ends_with(": active") && !l.starts_with("circusd-stats"))
+                    .count();
                 Some(active.min(self.children().len()))
             }
         }
@@ -159,12 +166,16 @@ impl PeerRunning {
         manager_wakeups(self.pid)
     }
 
-    /// The peer's own stop of everything (`pm2 stop all`, `circusctl stop`).
+    /// The peer's own stop of everything (`pm2 stop all`, `circusctl
+    /// stop`), given up after `STOP_ALL_LIMIT` (pm2 stops one program after
+    /// the other, about 0.15 s each: 1000 would take minutes).
     pub fn stop_all(&self) -> Option<Duration> {
-        match self.peer.kind {
-            PeerKind::Pm2 => self.call(&["stop", "all"]),
-            PeerKind::Circus => self.call(&["stop"]),
-        }
+        let args: &[&str] = match self.peer.kind {
+            PeerKind::Pm2 => &["stop", "all"],
+            PeerKind::Circus => &["stop"],
+        };
+        let (t, ok, _) = run_limited(&mut self.ctl(args), STOP_ALL_LIMIT)?;
+        ok.then_some(t)
     }
 
     /// The peer's own shutdown (`pm2 kill`, `circusctl quit`): time until
@@ -221,9 +232,15 @@ impl Peer {
     /// Starts the daemon with `progs` and returns once its client answers
     /// (pm2: once `pm2 start` of the ecosystem file returned).
     pub fn start(&self, tag: &str, progs: &[Prog]) -> Option<PeerRunning> {
+        self.start_tuned(tag, progs, "")
+    }
+
+    /// `start`, with extra lines for circus's `[circus]` section (e.g.
+    /// `check_delay`); pm2 has no daemon-wide setting used here.
+    pub fn start_tuned(&self, tag: &str, progs: &[Prog], circus: &str) -> Option<PeerRunning> {
         match self.kind {
             PeerKind::Pm2 => self.start_pm2(tag, progs),
-            PeerKind::Circus => self.start_circus(tag, progs),
+            PeerKind::Circus => self.start_circus(tag, progs, circus),
         }
     }
 
@@ -256,13 +273,13 @@ impl Peer {
         (ok && r.pid > 0).then_some(r)
     }
 
-    fn start_circus(&self, tag: &str, progs: &[Prog]) -> Option<PeerRunning> {
+    fn start_circus(&self, tag: &str, progs: &[Prog], settings: &str) -> Option<PeerRunning> {
         use std::os::unix::process::CommandExt;
         let scratch = Scratch::new(tag);
         let dir = scratch.0.clone();
         let mut ini = format!(
             "[circus]\nendpoint = {}\npubsub_endpoint = ipc://{d}/pub.sock\n\
-             stats_endpoint = ipc://{d}/stats.sock\nstatsd = false\n\n",
+             statsd = false\n{settings}\n",
             circus_endpoint(&dir),
             d = dir.display()
         );
@@ -419,7 +436,7 @@ pub fn scale_round(peer: &Peer, n: usize, idle: Duration, out: &mut Scale) {
         eprintln!("  {} did not start with {n} programs", peer.name);
         return;
     };
-    let all = poll_until(Duration::from_secs(180), || {
+    let all = poll_until(Duration::from_secs(120), || {
         r.children().len() >= n && r.running() == Some(n)
     });
     if all {
@@ -445,16 +462,23 @@ pub fn scale_round(peer: &Peer, n: usize, idle: Duration, out: &mut Scale) {
     }
     out.note("status", peer.status_how());
     out.note("rpc", "no XML-RPC interface");
-    if let Some(t) = r.stop_all() {
-        out.stop_all_s.push(t.as_secs_f64());
+    let how = match peer.kind {
+        PeerKind::Pm2 => "`pm2 stop all`",
+        PeerKind::Circus => "`circusctl stop`",
+    };
+    match r.stop_all() {
+        Some(t) => {
+            out.stop_all_s.push(t.as_secs_f64());
+            out.note("stop_all", how);
+        }
+        None => out.note(
+            "stop_all",
+            &format!(
+                "{how} did not finish within {} s (given up)",
+                STOP_ALL_LIMIT.as_secs()
+            ),
+        ),
     }
-    out.note(
-        "stop_all",
-        match peer.kind {
-            PeerKind::Pm2 => "`pm2 stop all`",
-            PeerKind::Circus => "`circusctl stop`",
-        },
-    );
     if let Some(t) = r.shutdown() {
         out.shutdown_s.push(t.as_secs_f64());
     }

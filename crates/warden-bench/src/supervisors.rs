@@ -612,8 +612,9 @@ pub fn interactive(kinds: &[Kind], rounds: usize) -> Table {
                 ));
             }
         }
-        for mut row in op_rows {
-            row.group = kind.name.to_string();
+        // Grouped by operation: the ratio column is warden's over supervisorctl's.
+        for (mut row, op) in op_rows.into_iter().zip(ops) {
+            row.group = op.to_string();
             rows.push(row);
         }
         let _ = rpc(&r.sock, "supervisor.shutdown", &[]);
