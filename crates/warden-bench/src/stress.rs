@@ -40,15 +40,15 @@ fn finish(r: crate::supervisors::Running, limit: Duration) -> Option<Duration> {
     gone.then_some(took)
 }
 
-/// A program that takes `ms` to exit on SIGTERM (and exits 0 then). A
-/// shell script: the trap runs once `wait` is interrupted, stops the
-/// `sleep` it waited on, and lingers.
+/// A program that takes `ms` to exit on SIGTERM (and exits 0 then). Perl
+/// (perl-base is in every Debian system): a shell would need a child to
+/// wait on, which a SIGTERM racing its start would leave behind.
 fn slow_term_script(dir: &Path, ms: u64) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join("slow-term");
     let body = format!(
-        "#!/bin/sh\ntrap 'kill $child 2>/dev/null; sleep {}; exit 0' TERM\n\
-         sleep 100000 &\nchild=$!\nwait\n",
+        "#!/usr/bin/perl\n$SIG{{TERM}} = sub {{ select(undef, undef, undef, {}); exit 0 }};\n\
+         sleep 1 while 1;\n",
         ms as f64 / 1000.0
     );
     std::fs::write(&path, body).ok()?;
