@@ -364,6 +364,8 @@ fn pm2_app(p: &Prog) -> serde_json::Value {
         "script": p.argv[0],
         "args": p.argv[1..],
         "interpreter": "none",
+        // SIGTERM, as every other tool here sends (pm2's default is SIGINT).
+        "kill_signal": "SIGTERM",
         "autorestart": p.autorestart,
         // No give-up and no delay: the closest to startretries=∞, startsecs=0.
         "max_restarts": 1_000_000,

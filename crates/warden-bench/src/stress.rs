@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use warden_xmlrpc::Value;
 
 use crate::figures::{Check, Row, Table};
+use crate::peers::{Peer, PeerKind, PeerRunning, Prog};
 use crate::supervisors::{children, rpc, rpc_bytes, start, Kind};
-use crate::util::{kill_child, manager_cpu_seconds, manager_rss_mib, poll_until, run_limited};
+use crate::util::{
+    kill_child, manager_cpu_seconds, manager_rss_mib, poll_until, run_limited, Scratch,
+};
 
 /// How many programs are in `state`, of how many (one `getAllProcessInfo`).
 fn count_in(sock: &Path, state: &str) -> Option<(usize, usize)> {
@@ -40,7 +43,10 @@ fn finish(r: crate::supervisors::Running, limit: Duration) -> Option<Duration> {
     gone.then_some(took)
 }
 
-/// A program that takes `ms` to exit on SIGTERM (and exits 0 then). Perl
+/// A program that takes `ms` to exit on SIGTERM (and exits 0 then); with
+/// its handler set, it creates a file named by its pid in the directory
+/// given as its argument (RUNNING comes before that with startsecs=0, and
+/// a SIGTERM before the handler would end it at once). Perl
 /// (perl-base is in every Debian system): a shell would need a child to
 /// wait on, which a SIGTERM racing its start would leave behind.
 fn slow_term_script(dir: &Path, ms: u64) -> Option<String> {
@@ -48,7 +54,7 @@ fn slow_term_script(dir: &Path, ms: u64) -> Option<String> {
     let path = dir.join("slow-term");
     let body = format!(
         "#!/usr/bin/perl\n$SIG{{TERM}} = sub {{ select(undef, undef, undef, {}); exit 0 }};\n\
-         sleep 1 while 1;\n",
+         open(my $f, '>', \"$ARGV[0]/$$\") and close($f);\nsleep 1 while 1;\n",
         ms as f64 / 1000.0
     );
     std::fs::write(&path, body).ok()?;
@@ -56,11 +62,30 @@ fn slow_term_script(dir: &Path, ms: u64) -> Option<String> {
     Some(path.display().to_string())
 }
 
-fn slow_body(script: &str, n: usize) -> String {
+/// A peer running `n` slow-stopping programs, once all run.
+fn start_slow_peer(p: &Peer, script: &str, n: usize) -> Option<(PeerRunning, Scratch)> {
+    let ready = Scratch::new("ready");
+    let dir = ready.0.display().to_string();
+    let progs: Vec<Prog> = (0..n)
+        .map(|i| Prog::new(&format!("s{i:04}"), &[script, &dir]))
+        .collect();
+    let r = p.start("slow", &progs)?;
+    let up = poll_until(Duration::from_secs(60), || ready_count(&ready.0) >= n)
+        && poll_until(Duration::from_secs(60), || r.running() == Some(n));
+    up.then_some((r, ready))
+}
+
+/// How many slow programs have their SIGTERM handler set.
+fn ready_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, Iterator::count)
+}
+
+fn slow_body(script: &str, ready: &Scratch, n: usize) -> String {
     format!(
-        "[program:s]\ncommand={script}\nprocess_name=s%(process_num)04d\nnumprocs={n}\n\
+        "[program:s]\ncommand={script} {}\nprocess_name=s%(process_num)04d\nnumprocs={n}\n\
          autorestart=true\nstartsecs=0\nstopwaitsecs=10\nstdout_logfile=NONE\n\
-         stderr_logfile=NONE\n"
+         stderr_logfile=NONE\n",
+        ready.0.display()
     )
 }
 
@@ -68,18 +93,29 @@ fn slow_body(script: &str, n: usize) -> String {
 /// `ms` to exit on SIGTERM, until the supervisor is gone; beside the
 /// stop of one such program (`stopProcess(name, wait=true)`), whose time
 /// bounds what a parallel shutdown can do.
-pub fn slow_shutdown(kinds: &[Kind], ns: &[usize], ms: u64, rounds: usize) -> Table {
+pub fn slow_shutdown(
+    kinds: &[Kind],
+    peers: &[Peer],
+    ns: &[usize],
+    ms: u64,
+    rounds: usize,
+) -> Table {
     let scratch = crate::util::Scratch::new("slow");
     let Some(script) = slow_term_script(&scratch.0, ms) else {
         return empty("slow shutdown: cannot write the script");
     };
     let mut rows: Vec<Row> = Vec::new();
     let row_name = |kind: &Kind, what: &str| format!("{} {what}", kind.name);
+    let peer_row = |p: &Peer, what: &str| format!("{} {what}", p.name);
     let mut groups: Vec<String> = vec!["one stop".into()];
     groups.extend(ns.iter().map(|n| format!("shutdown N={n}")));
     for g in &groups {
-        for kind in kinds {
-            let mut r = Row::new(&row_name(kind, g));
+        let names = kinds
+            .iter()
+            .map(|k| row_name(k, g))
+            .chain(peers.iter().map(|p| peer_row(p, g)));
+        for name in names {
+            let mut r = Row::new(&name);
             r.group.clone_from(g);
             rows.push(r);
         }
@@ -90,10 +126,13 @@ pub fn slow_shutdown(kinds: &[Kind], ns: &[usize], ms: u64, rounds: usize) -> Ta
     for _ in 0..rounds {
         for kind in kinds {
             // One program: its stop, then (as cleanup) a shutdown.
-            if let Some(r) = start(kind, "slow1", &slow_body(&script, 1)) {
-                if poll_until(Duration::from_secs(30), || {
-                    count_in(&r.sock, "RUNNING") == Some((1, 1))
-                }) {
+            let ready = Scratch::new("ready");
+            if let Some(r) = start(kind, "slow1", &slow_body(&script, &ready, 1)) {
+                if poll_until(Duration::from_secs(30), || ready_count(&ready.0) >= 1)
+                    && poll_until(Duration::from_secs(30), || {
+                        count_in(&r.sock, "RUNNING") == Some((1, 1))
+                    })
+                {
                     let t = Instant::now();
                     let ok = rpc(
                         &r.sock,
@@ -109,10 +148,11 @@ pub fn slow_shutdown(kinds: &[Kind], ns: &[usize], ms: u64, rounds: usize) -> Ta
                 finish(r, Duration::from_secs(30));
             }
             for &n in ns {
-                let Some(r) = start(kind, "slowN", &slow_body(&script, n)) else {
+                let ready = Scratch::new("ready");
+                let Some(r) = start(kind, "slowN", &slow_body(&script, &ready, n)) else {
                     continue;
                 };
-                let up = poll_until(Duration::from_secs(60), || children(r.pid()) >= n)
+                let up = poll_until(Duration::from_secs(60), || ready_count(&ready.0) >= n)
                     && poll_until(Duration::from_secs(60), || {
                         count_in(&r.sock, "RUNNING") == Some((n, n))
                     });
@@ -120,6 +160,26 @@ pub fn slow_shutdown(kinds: &[Kind], ns: &[usize], ms: u64, rounds: usize) -> Ta
                 if let (true, Some(t)) = (up, took) {
                     let i = row(&mut rows, row_name(kind, &format!("shutdown N={n}")));
                     rows[i].samples.push(t.as_secs_f64() * 1e3);
+                }
+            }
+        }
+    }
+    // pm2 and circus through their own clients (whose start-up, 0.2 to
+    // 0.5 s, is in their figures).
+    for _ in 0..rounds {
+        for p in peers {
+            if let Some((r, _ready)) = start_slow_peer(p, &script, 1) {
+                if let Some(t) = r.call(&["stop", "s0000"]) {
+                    let i = row(&mut rows, peer_row(p, "one stop"));
+                    rows[i].samples.push(t.as_secs_f64() * 1e3);
+                }
+            }
+            for &n in ns {
+                if let Some((mut r, _ready)) = start_slow_peer(p, &script, n) {
+                    if let Some(t) = r.shutdown() {
+                        let i = row(&mut rows, peer_row(p, &format!("shutdown N={n}")));
+                        rows[i].samples.push(t.as_secs_f64() * 1e3);
+                    }
                 }
             }
         }
@@ -138,10 +198,14 @@ pub fn slow_shutdown(kinds: &[Kind], ns: &[usize], ms: u64, rounds: usize) -> Ta
         ));
     }
     for r in &mut rows {
-        r.note = if r.group == "one stop" {
-            "`stopProcess(name, wait=true)` over XML-RPC".into()
-        } else {
-            "`shutdown` over XML-RPC until the supervisor is gone".into()
+        let peer = peers.iter().find(|p| r.tool.starts_with(&p.name));
+        r.note = match (peer.map(|p| p.kind), r.group == "one stop") {
+            (None, true) => "`stopProcess(name, wait=true)` over XML-RPC".into(),
+            (None, false) => "`shutdown` over XML-RPC until the supervisor is gone".into(),
+            (Some(PeerKind::Pm2), true) => "`pm2 stop NAME` (kill_signal=SIGTERM)".into(),
+            (Some(PeerKind::Pm2), false) => "`pm2 kill` until the daemon is gone".into(),
+            (Some(PeerKind::Circus), true) => "`circusctl stop NAME`".into(),
+            (Some(PeerKind::Circus), false) => "`circusctl quit` until circusd is gone".into(),
         };
     }
     Table {
@@ -155,7 +219,8 @@ pub fn slow_shutdown(kinds: &[Kind], ns: &[usize], ms: u64, rounds: usize) -> Ta
         target_value: None,
         not_measured: "programs that do exit on SIGTERM (none needs SIGKILL after \
                        stopwaitsecs), no output captured; not stop-all by group, not \
-                       programs that ignore the signal"
+                       programs that ignore the signal. pm2 and circus rows include their \
+                       client's start-up (0.2 to 0.5 s)"
             .into(),
         checks,
         rows,

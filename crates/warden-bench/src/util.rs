@@ -182,9 +182,24 @@ fn status_field_at(path: &str, key: &str) -> Option<f64> {
 pub fn manager_pids(pid: i32) -> Vec<i32> {
     let exe = |p: i32| std::fs::read_link(format!("/proc/{p}/exe")).ok();
     let own = exe(pid);
+    if own.is_none() {
+        return vec![pid];
+    }
+    let helpers = || -> Vec<(i32, Option<u64>)> {
+        descendants(pid)
+            .into_iter()
+            .filter(|&d| exe(d) == own)
+            .map(|d| (d, start_time(d)))
+            .collect()
+    };
+    // A program between fork and exec runs the manager's executable too:
+    // only what is still there, the same process, 200 ms later counts.
+    let first = helpers();
     let mut v = vec![pid];
-    if own.is_some() {
-        v.extend(descendants(pid).into_iter().filter(|&d| exe(d) == own));
+    if !first.is_empty() {
+        std::thread::sleep(Duration::from_millis(200));
+        let second = helpers();
+        v.extend(first.iter().filter(|h| second.contains(h)).map(|h| h.0));
     }
     v
 }
