@@ -746,7 +746,7 @@ pub fn listener_events(kinds: &[Kind], python: &Path, n: usize, idle: Duration) 
     vec![
         Table {
             title: format!(
-                "events delivered to one listener that acknowledges at once ({n} events)"
+                "Event listeners: events delivered to one listener that acknowledges at once ({n} events)"
             ),
             unit: "events/s",
             lower_is_better: false,
@@ -760,7 +760,7 @@ pub fn listener_events(kinds: &[Kind], python: &Path, n: usize, idle: Duration) 
             rows: rate,
         },
         Table {
-            title: "idle wake-ups with an event listener subscribed to process states (no tick)"
+            title: "Event listeners: idle wake-ups with an event listener subscribed to process states (no tick)"
                 .into(),
             unit: "wake-ups/s",
             lower_is_better: true,

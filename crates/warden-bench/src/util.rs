@@ -323,6 +323,11 @@ pub fn cleanup(file: &Path) {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("pm2 ") {
             if let Some((pm2, home)) = rest.split_once('\t') {
+                // Gone with its daemon when the run ended cleanly; `pm2
+                // kill` on it would only start a daemon to kill it.
+                if !Path::new(home).is_dir() {
+                    continue;
+                }
                 let _ = run_limited(
                     Command::new(pm2).arg("kill").env("PM2_HOME", home),
                     Duration::from_secs(20),
