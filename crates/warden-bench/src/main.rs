@@ -201,7 +201,7 @@ impl Plan {
         if want("slow-shutdown") {
             let progs: usize = self.slow_ns.iter().sum();
             s += self.slow_rounds as f64 * 2.0 * (4.5 + progs as f64 * 0.01);
-            s += self.slow_rounds as f64 * p * (12.0 + progs as f64 * 0.15);
+            s += p * (12.0 + progs as f64 * 0.15);
         }
         if want("storm") {
             s += 2.0 * (self.storm.as_secs_f64() + 3.0);

@@ -436,6 +436,13 @@ pub fn scale_round(peer: &Peer, n: usize, idle: Duration, out: &mut Scale) {
     let t0 = Instant::now();
     let Some(mut r) = peer.start("scale", &sleepers(n, &logs.0)) else {
         eprintln!("  {} did not start with {n} programs", peer.name);
+        out.note(
+            "running",
+            &format!(
+                "did not start with {n} programs (its client gave up or took over {} s)",
+                CALL_LIMIT.as_secs()
+            ),
+        );
         return;
     };
     let all = poll_until(Duration::from_secs(120), || {
@@ -443,6 +450,8 @@ pub fn scale_round(peer: &Peer, n: usize, idle: Duration, out: &mut Scale) {
     });
     if all {
         out.running_s.push(t0.elapsed().as_secs_f64());
+    } else {
+        out.note("running", "not all running within 120 s");
     }
     if let Some(m) = r.rss_mib() {
         out.rss_mib.push(m);
