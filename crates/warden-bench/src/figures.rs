@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use warden_sys::Signal;
 
+use crate::peers::{Peer, PeerKind, PeerRunning, Prog};
 use crate::util::{
-    alive_as, cpu_seconds, have, kill, kill_child, pidfd, poll_until, read_pid, timed, wait_gone,
-    Samples, Scratch,
+    alive_as, have, kill, kill_child, manager_cpu_seconds, pidfd, poll_until, read_pid, record_pid,
+    timed, wait_gone, Samples, Scratch,
 };
 
 /// Paths of everything the benchmark runs.
@@ -18,6 +19,8 @@ pub struct Tools {
     pub flood: PathBuf,
     /// The venv's python (supervisor 4.3.0 and python-daemon installed).
     pub venv_python: Option<PathBuf>,
+    /// pm2 and circus, where installed.
+    pub peers: Vec<Peer>,
 }
 
 /// One line of a table: a tool's samples for a metric.
@@ -56,7 +59,49 @@ pub struct Table {
     pub target: String,
     /// The target as a number in `unit`, for the met/missed verdict.
     pub target_value: Option<f64>,
+    /// What the figure does not measure (shown under it).
+    pub not_measured: String,
+    /// The issue's targets for warden as ratios within this run.
+    pub checks: Vec<Check>,
     pub rows: Vec<Row>,
+}
+
+/// A target as a ratio of two medians of the same run, with its verdict.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// What is compared, e.g. "warden ctl stop / warden ctl status".
+    pub what: String,
+    pub ratio: Option<f64>,
+    /// Met when `ratio <= limit`.
+    pub limit: f64,
+}
+
+impl Check {
+    /// `num / den` of the medians of the rows named `num` and `den`.
+    pub fn of(rows: &[Row], what: &str, num: &str, den: &str, limit: f64) -> Check {
+        let med = |name: &str| {
+            rows.iter()
+                .find(|r| r.tool == name)
+                .and_then(|r| r.samples.median())
+        };
+        let ratio = match (med(num), med(den)) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        };
+        Check {
+            what: what.into(),
+            ratio,
+            limit,
+        }
+    }
+
+    pub fn verdict(&self) -> &'static str {
+        match self.ratio {
+            Some(r) if r <= self.limit => "pass",
+            Some(_) => "**fail**",
+            None => "not measured",
+        }
+    }
 }
 
 // ---------------------------------------------------------------- figure 1
@@ -68,6 +113,8 @@ enum Daemonizer {
     Libslack,
     PythonDaemon,
     Nohup,
+    /// A peer's daemon, already running, told to start one more program.
+    Peer(PeerKind),
 }
 
 impl Daemonizer {
@@ -78,6 +125,8 @@ impl Daemonizer {
             Daemonizer::Libslack => "libslack daemon",
             Daemonizer::PythonDaemon => "python-daemon",
             Daemonizer::Nohup => "nohup",
+            Daemonizer::Peer(PeerKind::Pm2) => "pm2 (daemon running)",
+            Daemonizer::Peer(PeerKind::Circus) => "circus (circusd running)",
         }
     }
 
@@ -91,6 +140,14 @@ impl Daemonizer {
             Daemonizer::Libslack => "`daemon --name N --pidfile P`",
             Daemonizer::PythonDaemon => "`DaemonContext(pidfile=PIDLockFile)` + exec",
             Daemonizer::Nohup => "`nohup sleep 1000 & echo $! > P`",
+            Daemonizer::Peer(PeerKind::Pm2) => {
+                "`pm2 start sleep --name N --interpreter none -- 1000`; time until the \
+                 daemon's child `sleep` runs (no pidfile)"
+            }
+            Daemonizer::Peer(PeerKind::Circus) => {
+                "`circusctl add --start N 'sleep 1000'`; time until circusd's child `sleep` \
+                 runs (no pidfile)"
+            }
         }
     }
 
@@ -105,6 +162,8 @@ impl Daemonizer {
             Daemonizer::Libslack => "no: returns before the client runs",
             Daemonizer::PythonDaemon => "no: the parent exits at the first fork",
             Daemonizer::Nohup => "no: the shell returns at once",
+            Daemonizer::Peer(PeerKind::Pm2) => "no: `online` as soon as the daemon forked it",
+            Daemonizer::Peer(PeerKind::Circus) => "no: `active` as soon as circusd forked it",
         }
     }
 }
@@ -117,10 +176,22 @@ with daemon.DaemonContext(pidfile=daemon.pidfile.PIDLockFile(sys.argv[1])):
 
 /// Starts `sleep 1000` with the tool; returns (time until it runs with its
 /// pidfile written, pid of sleep).
-fn start_one(t: &Tools, d: Daemonizer, dir: &Path, i: usize) -> Option<(Duration, i32)> {
+fn start_one(
+    t: &Tools,
+    d: Daemonizer,
+    dir: &Path,
+    i: usize,
+    peer: Option<&PeerRunning>,
+) -> Option<(Duration, i32)> {
     let pidfile = dir.join(format!("s{i}.pid"));
     let t0 = Instant::now();
     let ok = match d {
+        Daemonizer::Peer(_) => {
+            let r = peer?;
+            r.peer
+                .add(r, &Prog::new(&format!("b{i}"), &["sleep", "1000"]))
+                .is_some()
+        }
         Daemonizer::Warden => {
             timed(
                 Command::new(&t.warden)
@@ -173,6 +244,13 @@ fn start_one(t: &Tools, d: Daemonizer, dir: &Path, i: usize) -> Option<(Duration
     // its own supervising process; the program is its child).
     let mut sleep_pid = 0;
     let ready = poll_until(Duration::from_secs(5), || {
+        if let Some(r) = peer {
+            if let Some(c) = r.children().into_iter().find(|&c| alive_as(c, "sleep")) {
+                sleep_pid = c;
+                return true;
+            }
+            return false;
+        }
         let Some(pid) = read_pid(&pidfile) else {
             return false;
         };
@@ -199,11 +277,21 @@ fn children(pid: i32) -> Vec<i32> {
 
 /// Stops it with the tool's own stop (or kill + wait where there is none);
 /// returns the time until the process is gone.
-fn stop_one(d: Daemonizer, dir: &Path, i: usize, sleep_pid: i32) -> Option<Duration> {
+fn stop_one(
+    d: Daemonizer,
+    dir: &Path,
+    i: usize,
+    sleep_pid: i32,
+    peer: Option<&PeerRunning>,
+) -> Option<Duration> {
     let pidfile = dir.join(format!("s{i}.pid"));
     let fd = pidfd(sleep_pid)?;
     let t0 = Instant::now();
     match d {
+        Daemonizer::Peer(_) => {
+            let r = peer?;
+            r.peer.remove(r, &format!("b{i}"));
+        }
         Daemonizer::Warden => {
             timed(
                 Command::new(std::env::var_os("WARDEN_BIN")?)
@@ -250,6 +338,18 @@ pub fn daemonize(t: &Tools, rounds: usize) -> (Table, Table) {
     if t.venv_python.is_some() {
         tools.push(Daemonizer::PythonDaemon);
     }
+    // The peers' daemons run before the first round, as a supervisor would.
+    let mut running: Vec<(Daemonizer, PeerRunning)> = Vec::new();
+    for p in &t.peers {
+        match p.start("daemonize", &[]) {
+            Some(r) => {
+                tools.push(Daemonizer::Peer(p.kind));
+                running.push((Daemonizer::Peer(p.kind), r));
+            }
+            None => eprintln!("  {} did not start", p.name),
+        }
+    }
+    let peer_of = |d: Daemonizer| running.iter().find(|(k, _)| *k == d).map(|(_, r)| r);
     std::env::set_var("WARDEN_BIN", &t.warden);
     let mut start_rows: Vec<Row> = tools.iter().map(|d| Row::new(d.name())).collect();
     let mut stop_rows: Vec<Row> = tools.iter().map(|d| Row::new(d.name())).collect();
@@ -257,9 +357,9 @@ pub fn daemonize(t: &Tools, rounds: usize) -> (Table, Table) {
     for round in 0..rounds {
         for (k, &d) in tools.iter().enumerate() {
             let i = round * 100 + k;
-            if let Some((t_start, pid)) = start_one(t, d, &scratch.0, i) {
+            if let Some((t_start, pid)) = start_one(t, d, &scratch.0, i, peer_of(d)) {
                 start_rows[k].samples.push(t_start.as_secs_f64() * 1e3);
-                if let Some(t_stop) = stop_one(d, &scratch.0, i, pid) {
+                if let Some(t_stop) = stop_one(d, &scratch.0, i, pid, peer_of(d)) {
                     stop_rows[k].samples.push(t_stop.as_secs_f64() * 1e3);
                 }
                 kill(pid, Signal::KILL);
@@ -272,9 +372,12 @@ pub fn daemonize(t: &Tools, rounds: usize) -> (Table, Table) {
             Daemonizer::Warden => "waits until gone (pidfd)".into(),
             Daemonizer::StartStopDaemon => "--retry TERM/5/KILL/5 (polls until gone)".into(),
             Daemonizer::Libslack => "--stop sends TERM and returns; time until gone".into(),
+            Daemonizer::Peer(PeerKind::Pm2) => "`pm2 delete N`; time until gone".into(),
+            Daemonizer::Peer(PeerKind::Circus) => "`circusctl rm N`; time until gone".into(),
             _ => "no stop command: kill TERM, time until gone".into(),
         };
     }
+    drop(running);
     (
         Table {
             title: "Daemonize: invocation until `sleep` runs and its pidfile is written \
@@ -284,6 +387,11 @@ pub fn daemonize(t: &Tools, rounds: usize) -> (Table, Table) {
             lower_is_better: true,
             target: "≤ 1.5 ms, ready-verified".into(),
             target_value: Some(1.5),
+            not_measured: "a program that starts at once (`sleep`); not a program slow to \
+                           become ready, not warden's default 1 s start window; for pm2 and \
+                           circus not their daemon's own start (already running)"
+                .into(),
+            checks: Vec::new(),
             rows: start_rows,
         },
         Table {
@@ -292,6 +400,10 @@ pub fn daemonize(t: &Tools, rounds: usize) -> (Table, Table) {
             lower_is_better: true,
             target: "≤ 1 ms after the process exits".into(),
             target_value: None,
+            not_measured: "a program that exits at once on the stop signal; programs slow to \
+                           stop are the slow-shutdown figure"
+                .into(),
+            checks: Vec::new(),
             rows: stop_rows,
         },
     )
@@ -305,8 +417,24 @@ pub enum Crash {
     Sigkill,
 }
 
+/// What a starter started: a child of ours, or a peer's daemon.
+pub enum Handle {
+    Child(std::process::Child),
+    Peer(PeerRunning),
+}
+
+impl Handle {
+    /// Kills it, its group and its descendants, by pid.
+    pub fn finish(self) {
+        match self {
+            Handle::Child(c) => kill_child(c),
+            Handle::Peer(p) => drop(p),
+        }
+    }
+}
+
 /// Starts a supervisor in a scratch directory on a program given as argv.
-pub type Starter = Box<dyn Fn(&Path, &[String]) -> Option<std::process::Child>>;
+pub type Starter = Box<dyn Fn(&Path, &[String]) -> Option<Handle>>;
 
 /// A supervisor under test for crash-to-restart: how to start it on a
 /// program given as argv.
@@ -331,12 +459,15 @@ fn service_dir(dir: &Path, argv: &[String]) -> PathBuf {
 
 fn spawn_group(cmd: &mut Command) -> Option<std::process::Child> {
     use std::os::unix::process::CommandExt;
-    cmd.stdin(Stdio::null())
+    let c = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .ok()
+        .ok()?;
+    record_pid(c.id() as i32);
+    Some(c)
 }
 
 /// The supervisors of figure 3 that exist on this machine.
@@ -353,9 +484,34 @@ pub fn restart_supervisors(t: &Tools, kinds: &[crate::supervisors::Kind]) -> Vec
                      stdout_logfile=NONE\nstderr_logfile=NONE\n",
                     quoted.join(" ")
                 );
-                crate::supervisors::spawn_in(&k, dir, &body)
+                crate::supervisors::spawn_in(&k, dir, &body).map(Handle::Child)
             }),
             note: String::new(),
+        });
+    }
+    for p in &t.peers {
+        let peer = p.clone();
+        v.push(Supervisor {
+            name: p.name.clone(),
+            start: Box::new(move |_, argv| {
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                // circus respawns on its periodic check (check_delay, 5 s
+                // by default): made short, as the others' delays are 0.
+                peer.start_tuned(
+                    "restart",
+                    &[Prog::new("crash", &argv)],
+                    "check_delay = 0.1\n",
+                )
+                .map(Handle::Peer)
+            }),
+            note: match p.kind {
+                PeerKind::Pm2 => "autorestart, restart_delay=0, min_uptime=0, max_restarts=1000000",
+                PeerKind::Circus => {
+                    "respawn=true, warmup_delay=0, check_delay=0.1 (it respawns on this \
+                     periodic check; 5 s by default)"
+                }
+            }
+            .into(),
         });
     }
     let warden = t.warden.clone();
@@ -370,6 +526,7 @@ pub fn restart_supervisors(t: &Tools, kinds: &[crate::supervisors::Kind]) -> Vec
                     .arg("--")
                     .args(argv),
             )
+            .map(Handle::Child)
         }),
         note: "--respawn-delay 0".into(),
     });
@@ -377,7 +534,7 @@ pub fn restart_supervisors(t: &Tools, kinds: &[crate::supervisors::Kind]) -> Vec
         v.push(Supervisor {
             name: "runit runsv".into(),
             start: Box::new(|dir, argv| {
-                spawn_group(Command::new("runsv").arg(service_dir(dir, argv)))
+                spawn_group(Command::new("runsv").arg(service_dir(dir, argv))).map(Handle::Child)
             }),
             note: "restarts at most once a second by design".into(),
         });
@@ -387,6 +544,7 @@ pub fn restart_supervisors(t: &Tools, kinds: &[crate::supervisors::Kind]) -> Vec
             name: "s6-supervise".into(),
             start: Box::new(|dir, argv| {
                 spawn_group(Command::new("s6-supervise").arg(service_dir(dir, argv)))
+                    .map(Handle::Child)
             }),
             note: "restarts at most once a second by design".into(),
         });
@@ -408,6 +566,7 @@ pub fn restart_supervisors(t: &Tools, kinds: &[crate::supervisors::Kind]) -> Vec
                         .arg("--")
                         .args(argv),
                 )
+                .map(Handle::Child)
             }),
             note: "--attempts=100 --delay=10 (its minimum)".into(),
         });
@@ -485,7 +644,7 @@ pub fn crash_to_restart(t: &Tools, sups: &[Supervisor], mode: Crash, restarts: u
                 }
             }
         }
-        kill_child(child);
+        child.finish();
         for (_, pid) in starts(&log) {
             kill(pid, Signal::KILL);
         }
@@ -501,6 +660,11 @@ pub fn crash_to_restart(t: &Tools, sups: &[Supervisor], mode: Crash, restarts: u
         lower_is_better: true,
         target: "≤ 1.5 ms".into(),
         target_value: Some(1.5),
+        not_measured: "one program and no back-off (each tool set to restart at once where \
+                       it can); not the default policies (the crash-storm figure), not many \
+                       programs crashing together"
+            .into(),
+        checks: Vec::new(),
         rows,
     }
 }
@@ -517,6 +681,7 @@ enum Capture {
     Svlogd,
     Libslack,
     Supervisor(crate::supervisors::Kind),
+    Peer(Peer),
 }
 
 impl Capture {
@@ -529,6 +694,10 @@ impl Capture {
             Capture::Svlogd => "svlogd".into(),
             Capture::Libslack => "libslack daemon --stdout=FILE".into(),
             Capture::Supervisor(k) => format!("{} stdout_logfile", k.name),
+            Capture::Peer(p) => match p.kind {
+                PeerKind::Pm2 => format!("{} out_file", p.name),
+                PeerKind::Circus => format!("{} FileStream", p.name),
+            },
         }
     }
 
@@ -541,6 +710,10 @@ impl Capture {
             Capture::Svlogd => "child \\| svlogd, rotating at 256 MiB",
             Capture::Libslack => "",
             Capture::Supervisor(_) => "stdout_logfile_maxbytes=0 (no rotation)",
+            Capture::Peer(_) => {
+                "no rotation; time and CPU from the first byte in the file (the daemon's \
+                 start-up left out)"
+            }
         }
     }
 }
@@ -555,6 +728,7 @@ pub fn log_capture(
 ) -> (Table, Table) {
     let mut cases = vec![Capture::WardenRespawn];
     cases.extend(kinds.iter().cloned().map(Capture::Supervisor));
+    cases.extend(t.peers.iter().cloned().map(Capture::Peer));
     cases.extend([Capture::Direct, Capture::Cat]);
     if have("s6-log") {
         cases.push(Capture::S6Log);
@@ -591,6 +765,11 @@ pub fn log_capture(
             lower_is_better: false,
             target: "≥ 1400 MB/s".into(),
             target_value: Some(1400.0),
+            not_measured: "one program writing big blocks to tmpfs; not many programs \
+                           writing small lines, not rotation (off where it can be), not a \
+                           disk"
+                .into(),
+            checks: Vec::new(),
             rows: mbps,
         },
         Table {
@@ -599,6 +778,11 @@ pub fn log_capture(
             lower_is_better: true,
             target: "≤ 50 % of a core while capturing".into(),
             target_value: None,
+            not_measured: "the capturing processes' CPU (all threads; the manager's start-up \
+                           included); not the writer's CPU nor the kernel's page-cache work \
+                           charged to no one"
+                .into(),
+            checks: Vec::new(),
             rows: cpu,
         },
     )
@@ -625,8 +809,36 @@ fn capture_once(t: &Tools, case: &Capture, dir: &Path, bytes: u64) -> Option<(f6
         c.arg(bytes.to_string());
         c
     };
-    let t0 = Instant::now();
+    let mut t0 = Instant::now();
+    let mut peer = None;
+    let mut cpu_base = None;
     let (children, capturer): (Vec<std::process::Child>, Option<i32>) = match case {
+        Capture::Peer(p) => {
+            let mut prog = Prog::new("flood", &[&t.flood.to_string_lossy(), &bytes.to_string()]);
+            prog.autorestart = false;
+            prog.stdout = Some(file.clone());
+            // Timed from the first byte on disk: the daemon's and its
+            // client's start-up left out (the start runs on a thread while
+            // this one watches the file).
+            let (r, first) = std::thread::scope(|sc| {
+                let h = sc.spawn(|| p.start("capture", &[prog]));
+                let mut first = None;
+                poll_until(Duration::from_secs(60), || {
+                    if dir_bytes(&out) > 0 {
+                        first = Some(Instant::now());
+                    }
+                    first.is_some()
+                });
+                (h.join().ok().flatten(), first)
+            });
+            let r = r?;
+            t0 = first?;
+            let pid = r.pid();
+            // CPU from the first byte too (Node's start-up is not capture).
+            cpu_base = manager_cpu_seconds(pid);
+            peer = Some(r);
+            (Vec::new(), Some(pid))
+        }
         Capture::WardenRespawn => {
             let c = spawn_group(
                 Command::new(&t.warden)
@@ -701,9 +913,12 @@ fn capture_once(t: &Tools, case: &Capture, dir: &Path, bytes: u64) -> Option<(f6
     // The supervisor's own log lands in `dir`, not in `out`: only output counts.
     let done = poll_until(Duration::from_secs(120), || dir_bytes(&out) >= bytes);
     let secs = t0.elapsed().as_secs_f64();
-    let cpu = capturer.and_then(cpu_seconds);
+    let cpu = capturer
+        .and_then(manager_cpu_seconds)
+        .map(|c| c - cpu_base.unwrap_or(0.0));
     for c in children {
         kill_child(c);
     }
+    drop(peer);
     done.then_some((secs, cpu))
 }

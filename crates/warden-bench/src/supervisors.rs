@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use warden_xmlrpc::Value;
 
-use crate::figures::{Row, Table};
-use crate::util::{cpu_seconds, kill_child, poll_until, Samples, Scratch};
+use crate::figures::{Check, Row, Table};
+use crate::util::{
+    kill_child, manager_cpu_seconds, manager_rss_mib, manager_wakeups, poll_until, record_pid,
+    thread_wakeups, Samples, Scratch,
+};
 
 /// A supervisord-compatible supervisor and its client.
 #[derive(Clone)]
@@ -56,7 +59,7 @@ pub fn spawn_in(kind: &Kind, dir: &Path, body: &str) -> Option<Child> {
     std::fs::create_dir_all(dir.join("logs")).ok()?;
     let conf = dir.join("supervisord.conf");
     std::fs::write(&conf, config_head(dir) + body).ok()?;
-    Command::new(&kind.server[0])
+    let child = Command::new(&kind.server[0])
         .args(&kind.server[1..])
         .arg("-c")
         .arg(&conf)
@@ -65,7 +68,9 @@ pub fn spawn_in(kind: &Kind, dir: &Path, body: &str) -> Option<Child> {
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .ok()
+        .ok()?;
+    record_pid(child.id() as i32);
+    Some(child)
 }
 
 /// Starts `kind` on `body` (the program sections) and waits for its socket.
@@ -115,7 +120,7 @@ pub fn rpc_bytes(sock: &Path, method: &str, params: &[Value]) -> Result<Vec<u8>,
     Ok(resp)
 }
 
-fn all_running(sock: &Path, n: usize) -> bool {
+pub fn all_running(sock: &Path, n: usize) -> bool {
     rpc(sock, "supervisor.getAllProcessInfo", &[]).is_ok_and(|v| {
         v.as_array().is_some_and(|a| {
             a.len() == n
@@ -129,27 +134,10 @@ fn all_running(sock: &Path, n: usize) -> bool {
     })
 }
 
-fn children(pid: i32) -> usize {
+pub fn children(pid: i32) -> usize {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .map(|s| s.split_whitespace().count())
         .unwrap_or(0)
-}
-
-fn status_field(pid: i32, key: &str) -> Option<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-fn wakeups(pid: i32) -> Option<f64> {
-    Some(
-        status_field(pid, "voluntary_ctxt_switches")?
-            + status_field(pid, "nonvoluntary_ctxt_switches")?,
-    )
 }
 
 /// The program sections for N supervised `sleep`s with captured output.
@@ -171,6 +159,17 @@ pub struct Scale {
     pub rpc_ms: Samples,
     pub stop_all_s: Samples,
     pub shutdown_s: Samples,
+    /// Per metric ("status", "rpc", "stop_all", "shutdown"): how this tool
+    /// did it, or why it cannot.
+    pub notes: Vec<(&'static str, String)>,
+}
+
+impl Scale {
+    pub fn note(&mut self, metric: &'static str, text: &str) {
+        if !self.notes.iter().any(|(m, _)| *m == metric) {
+            self.notes.push((metric, text.to_string()));
+        }
+    }
 }
 
 /// One round of figure 2 for one supervisor and N programs.
@@ -195,14 +194,16 @@ pub fn scale_round(kind: &Kind, n: usize, idle: Duration, out: &mut Scale) {
     if let Some(t) = confirmed {
         out.running_s.push(t.as_secs_f64());
     }
-    if let Some(kb) = status_field(pid, "VmRSS") {
-        out.rss_mib.push(kb / 1024.0);
+    if let Some(m) = manager_rss_mib(pid) {
+        out.rss_mib.push(m);
     }
     // Idle: nobody talks to it (measured when `idle` is not zero).
     if !idle.is_zero() {
-        let (c0, w0) = (cpu_seconds(pid), wakeups(pid));
+        let (c0, w0) = (manager_cpu_seconds(pid), manager_wakeups(pid));
         std::thread::sleep(idle);
-        if let (Some(c0), Some(c1), Some(w0), Some(w1)) = (c0, cpu_seconds(pid), w0, wakeups(pid)) {
+        if let (Some(c0), Some(c1), Some(w0), Some(w1)) =
+            (c0, manager_cpu_seconds(pid), w0, manager_wakeups(pid))
+        {
             out.idle_cpu_pct
                 .push((c1 - c0) / idle.as_secs_f64() * 100.0);
             out.idle_wakeups.push((w1 - w0) / idle.as_secs_f64());
@@ -251,91 +252,159 @@ pub fn scale_round(kind: &Kind, n: usize, idle: Duration, out: &mut Scale) {
 }
 
 /// Figure 2 tables (one per metric, rows = supervisor × N) and figure 5.
-pub fn scale_tables(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scale)]) -> Vec<Table> {
+pub fn scale_tables(
+    names: &[String],
+    ns: &[usize],
+    results: &[(usize, usize, Scale)],
+) -> Vec<Table> {
     type Pick = fn(&Scale) -> &Samples;
-    /// Title, unit, lower is better, target text, target value, samples.
+    /// Key, title, unit, lower is better, target text, target value,
+    /// samples, what it does not measure.
     type Metric = (
+        &'static str,
         &'static str,
         &'static str,
         bool,
         &'static str,
         Option<f64>,
         Pick,
+        &'static str,
     );
     let metrics: [Metric; 8] = [
         (
+            "running",
             "time until all programs are RUNNING (startsecs=0)",
             "s",
             true,
             "≤ 1 s at 1000",
             Some(1.0),
             |s| &s.running_s,
+            "from the manager's spawn (pm2: `pm2 start` of an ecosystem file, the daemon \
+             included) until its client reports all running; not how long a program takes \
+             to become useful",
         ),
         (
-            "RSS of the supervisor process",
+            "rss",
+            "RSS of the manager (all its processes and threads, not the programs)",
             "MiB",
             true,
             "≤ 3 MiB at 0, ≤ 8 MiB at 1000",
             Some(8.0),
             |s| &s.rss_mib,
+            "resident memory right after the start; not the programs' memory, not shared \
+             pages counted once (RSS counts shared libraries in full), not growth over days",
         ),
         (
-            "CPU while idle (30 s, nobody talking to it)",
+            "idle_cpu",
+            "CPU while idle (nobody talking to it)",
             "% of a core",
             true,
             "0",
             None,
             |s| &s.idle_cpu_pct,
+            "CPU of the manager's processes over the idle window only; not the cost of \
+             timers shorter than the clock tick's resolution",
         ),
         (
-            "wake-ups per second while idle (context switches)",
+            "idle_wake",
+            "wake-ups per second while idle (context switches of all threads)",
             "1/s",
             true,
             "0",
             Some(0.0),
             |s| &s.idle_wakeups,
+            "voluntary and involuntary context switches summed over every thread of the \
+             manager's processes; not the wake-ups of the programs",
         ),
         (
-            "`status` command latency (warden ctl / supervisorctl)",
+            "status",
+            "`status` command latency (warden ctl / supervisorctl / pm2 list / circusctl status)",
             "ms",
             true,
             "≤ 10 ms at 1000",
             Some(10.0),
             |s| &s.status_ms,
+            "each tool's own client from exec to exit, its start-up (Python, Node) \
+             included, output to /dev/null; not a terminal's rendering",
         ),
         (
+            "rpc",
             "raw XML-RPC `getAllProcessInfo` latency (until the whole answer is received)",
             "ms",
             true,
             "≤ 10 ms at 1000",
             Some(10.0),
             |s| &s.rpc_ms,
+            "the server's time to answer over its unix socket; not the client's XML \
+             parsing",
         ),
-        ("`stopAllProcesses(wait=true)`", "s", true, "", None, |s| {
-            &s.stop_all_s
-        }),
         (
-            "`shutdown` until the process is gone",
+            "stop_all",
+            "stop all (`stopAllProcesses(wait=true)`, or the peer's own)",
+            "s",
+            true,
+            "",
+            None,
+            |s| &s.stop_all_s,
+            "programs that exit at once on SIGTERM (`sleep`); programs slow to stop are \
+             the slow-shutdown figure",
+        ),
+        (
+            "shutdown",
+            "`shutdown` until the process is gone (after stop all)",
             "s",
             true,
             "",
             None,
             |s| &s.shutdown_s,
+            "an empty shutdown: stop all already stopped every program; a shutdown with \
+             programs running is the slow-shutdown figure",
         ),
     ];
     let mut tables = Vec::new();
-    for (title, unit, lower, target, tv, pick) in metrics {
+    for (key, title, unit, lower, target, tv, pick, not) in metrics {
         let mut rows = Vec::new();
         for &n in ns {
-            for (k, kind) in kinds.iter().enumerate() {
-                let mut row = Row::new(&format!("{} N={n}", kind.name));
+            for (k, name) in names.iter().enumerate() {
+                let mut row = Row::new(&format!("{name} N={n}"));
                 row.group = format!("N={n}");
                 for (rn, rk, s) in results {
                     if *rn == n && *rk == k {
                         row.samples.0.extend(pick(s).0.iter().copied());
+                        if row.note.is_empty() {
+                            if let Some((_, t)) = s.notes.iter().find(|(m, _)| *m == key) {
+                                row.note.clone_from(t);
+                            }
+                        }
                     }
                 }
                 rows.push(row);
+            }
+        }
+        // The issue's ratio targets, at the largest N of the run.
+        let mut checks = Vec::new();
+        let top = ns.iter().copied().max().unwrap_or(0);
+        let named = |prefix: &str| names.iter().find(|n| n.starts_with(prefix));
+        let row_of = |name: &String| format!("{name} N={top}");
+        if let Some(w) = named("warden") {
+            let peers: &[(&str, &str, f64)] = match key {
+                "rss" => &[("pm2", "1/10 of pm2's", 0.1)],
+                "status" => &[
+                    ("pm2", "1/50 of pm2's", 0.02),
+                    ("supervisord", "1/50 of supervisorctl's", 0.02),
+                ],
+                _ => &[],
+            };
+            for (peer, words, limit) in peers {
+                if let Some(p) = named(peer) {
+                    checks.push(Check::of(
+                        &rows,
+                        &format!("{title} at N={top}: warden ≤ {words}"),
+                        &row_of(w),
+                        &row_of(p),
+                        *limit,
+                    ));
+                }
             }
         }
         tables.push(Table {
@@ -344,12 +413,14 @@ pub fn scale_tables(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scal
             lower_is_better: lower,
             target: target.into(),
             target_value: tv,
+            not_measured: not.into(),
+            checks,
             rows,
         });
     }
     // Figure 5: RSS slope between the smallest N >= 100 and the largest.
     let mut rows = Vec::new();
-    for (k, kind) in kinds.iter().enumerate() {
+    for (k, name) in names.iter().enumerate() {
         let rss_at = |n: usize| {
             let mut s = Samples::default();
             for (rn, rk, r) in results {
@@ -364,7 +435,7 @@ pub fn scale_tables(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scal
         sorted.sort_unstable();
         let hi = sorted.last().copied();
         let lo = sorted.len().checked_sub(2).map(|i| sorted[i]);
-        let mut row = Row::new(kind.name);
+        let mut row = Row::new(name);
         if let (Some(lo), Some(hi)) = (lo, hi) {
             if let (Some(a), Some(b)) = (rss_at(lo), rss_at(hi)) {
                 if hi > lo {
@@ -381,13 +452,17 @@ pub fn scale_tables(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scal
         lower_is_better: true,
         target: String::new(),
         target_value: None,
+        not_measured: "a slope between two sizes, of the manager's RSS only; not the \
+                       memory of the programs nor of the kernel (pipes, page tables)"
+            .into(),
+        checks: Vec::new(),
         rows,
     });
     tables
 }
 
 /// An SVG plot of time-to-RUNNING and RSS against N for each supervisor.
-pub fn scale_svg(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scale)]) -> String {
+pub fn scale_svg(names: &[String], ns: &[usize], results: &[(usize, usize, Scale)]) -> String {
     let (w, h, pad) = (720.0, 300.0, 50.0);
     let colors = ["#c0392b", "#2471a3", "#27ae60", "#8e44ad"];
     let mut svg = format!(
@@ -402,7 +477,7 @@ pub fn scale_svg(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scale)]
     ];
     for (pi, (label, pick)) in panels.iter().enumerate() {
         let x0 = pi as f64 * w;
-        let series: Vec<Vec<(usize, f64)>> = (0..kinds.len())
+        let series: Vec<Vec<(usize, f64)>> = (0..names.len())
             .map(|k| {
                 ns.iter()
                     .filter_map(|&n| {
@@ -473,20 +548,22 @@ pub fn scale_svg(kinds: &[Kind], ns: &[usize], results: &[(usize, usize, Scale)]
                 "<text x=\"{}\" y=\"{}\" fill=\"{c}\">{}</text>\n",
                 x0 + pad + 10.0,
                 pad + 16.0 * (k as f64 + 1.0),
-                kinds[k].name
+                names[k]
             );
         }
     }
     svg + "</svg>\n"
 }
 
-/// Figure 6: interactive latency of `ctl stop NAME`, `ctl start NAME` and
-/// `ctl status NAME` on one program that exits on SIGTERM, each client
-/// against its own server. warden's target: stop and start within 3× of
-/// status on the same server (a waiting call answers when the change it
-/// waits for happens, not on a timer).
+/// Interactive latency of `ctl stop NAME`, `ctl start NAME`, `ctl restart
+/// NAME` and `ctl status NAME` on one program that exits on SIGTERM
+/// (`sleep`, startsecs=0), each client against its own server. warden's
+/// target: stop and start within 3× of status on the same server (a
+/// waiting call answers when the change it waits for happens, not on a
+/// timer).
 pub fn interactive(kinds: &[Kind], rounds: usize) -> Table {
     let mut rows = Vec::new();
+    let mut checks = Vec::new();
     for kind in kinds {
         let Some(r) = start(kind, "interactive", &sleepers(1)) else {
             eprintln!("  {} did not start", kind.name);
@@ -506,28 +583,38 @@ pub fn interactive(kinds: &[Kind], rounds: usize) -> Table {
                 .is_ok_and(|s| s.success());
             ok.then(|| t.elapsed().as_secs_f64() * 1e3)
         };
-        let mut status = Row::new(&format!("{} status", kind.name));
-        let mut stop = Row::new(&format!("{} stop", kind.name));
-        let mut start_row = Row::new(&format!("{} start", kind.name));
+        let ops = ["status", "stop", "start", "restart"];
+        let mut op_rows: Vec<Row> = ops
+            .iter()
+            .map(|op| Row::new(&format!("{} {op}", kind.name)))
+            .collect();
         for _ in 0..rounds {
-            if let Some(ms) = ctl(&["status", "p:p0000"]) {
-                status.samples.push(ms);
-            }
-            if let Some(ms) = ctl(&["stop", "p:p0000"]) {
-                stop.samples.push(ms);
-            }
-            if let Some(ms) = ctl(&["start", "p:p0000"]) {
-                start_row.samples.push(ms);
+            for (i, op) in ops.iter().enumerate() {
+                if let Some(ms) = ctl(&[op, "p:p0000"]) {
+                    op_rows[i].samples.push(ms);
+                }
             }
         }
-        let base = status.samples.median();
-        for row in [&mut stop, &mut start_row] {
+        let base = op_rows[0].samples.median();
+        for row in &mut op_rows[1..] {
             if let (Some(b), Some(m)) = (base, row.samples.median()) {
                 row.note = format!("{:.1}× status", m / b);
             }
         }
-        for mut row in [status, stop, start_row] {
-            row.group = kind.name.to_string();
+        if kind.name.starts_with("warden") {
+            for op in ["stop", "start"] {
+                checks.push(Check::of(
+                    &op_rows,
+                    &format!("warden ctl {op} ≤ 3× warden ctl status"),
+                    &format!("{} {op}", kind.name),
+                    &format!("{} status", kind.name),
+                    3.0,
+                ));
+            }
+        }
+        // Grouped by operation: the ratio column is warden's over supervisorctl's.
+        for (mut row, op) in op_rows.into_iter().zip(ops) {
+            row.group = op.to_string();
             rows.push(row);
         }
         let _ = rpc(&r.sock, "supervisor.shutdown", &[]);
@@ -538,11 +625,19 @@ pub fn interactive(kinds: &[Kind], rounds: usize) -> Table {
         kill_child(child);
     }
     Table {
-        title: "interactive latency: ctl status / stop / start of one program".into(),
+        title: "Interactive latency: `ctl status / stop / start / restart NAME` of one program \
+                that exits on SIGTERM (startsecs=0, so start does not wait out a 1 s start \
+                window)"
+            .into(),
         unit: "ms",
         lower_is_better: true,
         target: "stop and start ≤ 3× status on the same server".into(),
         target_value: None,
+        not_measured: "one idle program on an otherwise idle server, each client's start-up \
+                       included (supervisorctl is Python); not a program slow to stop, not \
+                       the default startsecs=1 (start would then take 1 s by design)"
+            .into(),
+        checks,
         rows,
     }
 }
@@ -599,9 +694,9 @@ pub fn listener_events(kinds: &[Kind], python: &Path, n: usize, idle: Duration) 
         if !idle.is_zero() {
             // the listener's own start events are delivered first
             std::thread::sleep(Duration::from_secs(2));
-            if let Some(w0) = wakeups(pid) {
+            if let Some(w0) = thread_wakeups(pid) {
                 std::thread::sleep(idle);
-                if let Some(w1) = wakeups(pid) {
+                if let Some(w1) = thread_wakeups(pid) {
                     w.samples.push((w1 - w0) / idle.as_secs_f64());
                 }
             }
@@ -651,21 +746,28 @@ pub fn listener_events(kinds: &[Kind], python: &Path, n: usize, idle: Duration) 
     vec![
         Table {
             title: format!(
-                "events delivered to one listener that acknowledges at once ({n} events)"
+                "Event listeners: events delivered to one listener that acknowledges at once ({n} events)"
             ),
             unit: "events/s",
             lower_is_better: false,
             target: "at least supervisord's rate".into(),
             target_value: None,
+            not_measured: "one listener, a Python script that acknowledges at once; not \
+                           several listeners nor a slow one. pm2 and circus have no \
+                           event-listener protocol"
+                .into(),
+            checks: Vec::new(),
             rows: rate,
         },
         Table {
-            title: "idle wake-ups with an event listener subscribed to process states (no tick)"
+            title: "Event listeners: idle wake-ups with an event listener subscribed to process states (no tick)"
                 .into(),
             unit: "wake-ups/s",
             lower_is_better: true,
             target: "0".into(),
             target_value: Some(0.0),
+            not_measured: "the supervisor's threads only, not the listener's".into(),
+            checks: Vec::new(),
             rows: wake,
         },
     ]

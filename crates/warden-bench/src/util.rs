@@ -100,7 +100,7 @@ pub fn kill(pid: i32, sig: Signal) {
 
 /// Every descendant of `pid` (children first found, then theirs), read from
 /// `/proc/<pid>/task/<pid>/children` while the parents are still alive.
-fn descendants(pid: i32) -> Vec<i32> {
+pub fn descendants(pid: i32) -> Vec<i32> {
     let mut all = Vec::new();
     let mut todo = vec![pid];
     while let Some(p) = todo.pop() {
@@ -119,7 +119,13 @@ fn descendants(pid: i32) -> Vec<i32> {
 /// supervisor's programs live in process groups of their own and would
 /// otherwise outlive it), and reaps it.
 pub fn kill_child(mut c: Child) {
-    let pid = c.id() as i32;
+    kill_tree(c.id() as i32);
+    let _ = c.wait();
+}
+
+/// Kills `pid`, its process group and every descendant (read first, while
+/// the parents still live), all with SIGKILL.
+pub fn kill_tree(pid: i32) {
     let tree = descendants(pid);
     if let Some(p) = Pid::from_raw(pid) {
         let _ = warden_sys::signal::kill_process_group(p, Signal::KILL);
@@ -128,15 +134,231 @@ pub fn kill_child(mut c: Child) {
     for d in tree {
         kill(d, Signal::KILL);
     }
-    let _ = c.wait();
 }
 
-/// User + system CPU seconds of one process (not its children).
-pub fn cpu_seconds(pid: i32) -> Option<f64> {
+/// The fields of `/proc/<pid>/stat` after the command name (field 3 on).
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let f: Vec<&str> = s[s.rfind(')')? + 2..].split_whitespace().collect();
+    Some(
+        s[s.rfind(')')? + 2..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// User + system CPU seconds of one process, all its threads (not its
+/// children).
+pub fn cpu_seconds(pid: i32) -> Option<f64> {
+    let f = stat_fields(pid)?;
     let ticks: f64 = f[11].parse::<f64>().ok()? + f[12].parse::<f64>().ok()?;
     Some(ticks / 100.0)
+}
+
+/// The process's start time (clock ticks since boot): with the pid, names
+/// one process even after the pid is reused.
+pub fn start_time(pid: i32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// A numeric field of `/proc/<pid>/status` (e.g. `VmRSS`, in kB).
+pub fn status_field(pid: i32, key: &str) -> Option<f64> {
+    status_field_at(&format!("/proc/{pid}/status"), key)
+}
+
+fn status_field_at(path: &str, key: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(path).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The processes of a manager: `pid` and those of its descendants that run
+/// the same executable (a helper it forked, e.g. a Node or Python worker),
+/// not the programs it supervises.
+pub fn manager_pids(pid: i32) -> Vec<i32> {
+    let exe = |p: i32| std::fs::read_link(format!("/proc/{p}/exe")).ok();
+    let own = exe(pid);
+    if own.is_none() {
+        return vec![pid];
+    }
+    let helpers = || -> Vec<(i32, Option<u64>)> {
+        descendants(pid)
+            .into_iter()
+            .filter(|&d| exe(d) == own)
+            .map(|d| (d, start_time(d)))
+            .collect()
+    };
+    // A program between fork and exec runs the manager's executable too:
+    // only what is still there, the same process, 200 ms later counts.
+    let first = helpers();
+    let mut v = vec![pid];
+    if !first.is_empty() {
+        std::thread::sleep(Duration::from_millis(200));
+        let second = helpers();
+        v.extend(first.iter().filter(|h| second.contains(h)).map(|h| h.0));
+    }
+    v
+}
+
+/// RSS of the manager's processes (threads share theirs), in MiB.
+pub fn manager_rss_mib(pid: i32) -> Option<f64> {
+    let kb: Vec<f64> = manager_pids(pid)
+        .into_iter()
+        .filter_map(|p| status_field(p, "VmRSS"))
+        .collect();
+    (!kb.is_empty()).then(|| kb.iter().sum::<f64>() / 1024.0)
+}
+
+/// CPU seconds of the manager's processes, all threads.
+pub fn manager_cpu_seconds(pid: i32) -> Option<f64> {
+    let c: Vec<f64> = manager_pids(pid)
+        .into_iter()
+        .filter_map(cpu_seconds)
+        .collect();
+    (!c.is_empty()).then(|| c.iter().sum())
+}
+
+/// Context switches (voluntary and not) of every thread of the manager's
+/// processes: each is a wake-up of some thread.
+pub fn manager_wakeups(pid: i32) -> Option<f64> {
+    let w: Vec<f64> = manager_pids(pid)
+        .into_iter()
+        .filter_map(thread_wakeups)
+        .collect();
+    (!w.is_empty()).then(|| w.iter().sum())
+}
+
+/// Context switches (voluntary and not) of every thread of one process.
+pub fn thread_wakeups(pid: i32) -> Option<f64> {
+    let mut total = None;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let path = format!("{}/status", t.path().display());
+        if let (Some(v), Some(n)) = (
+            status_field_at(&path, "voluntary_ctxt_switches"),
+            status_field_at(&path, "nonvoluntary_ctxt_switches"),
+        ) {
+            *total.get_or_insert(0.0) += v + n;
+        }
+    }
+    total
+}
+
+/// Runs a command with its output captured, killing it (and its group)
+/// after `limit`. Returns (wall time, success, stdout) when it finished.
+pub fn run_limited(cmd: &mut Command, limit: Duration) -> Option<(Duration, bool, String)> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let t0 = Instant::now();
+    let mut c = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()?;
+    let mut out = c.stdout.take()?;
+    // The reader drains the pipe while we poll (a full pipe would stall it).
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let mut status = None;
+    poll_until(limit, || {
+        status = c.try_wait().ok().flatten();
+        status.is_some()
+    });
+    let elapsed = t0.elapsed();
+    let Some(status) = status else {
+        kill_child(c);
+        return None;
+    };
+    let text = reader.join().unwrap_or_default();
+    Some((elapsed, status.success(), text))
+}
+
+// ------------------------------------------------------ cleanup on failure
+
+/// Where spawned managers are recorded (`WARDEN_BENCH_RECORD`), so that
+/// `warden-bench --cleanup FILE` can kill them even after a crash or ^C.
+fn record_line(line: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("WARDEN_BENCH_RECORD") else {
+        return;
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// Records a manager process (pid and start time) for `--cleanup`.
+pub fn record_pid(pid: i32) {
+    if let Some(st) = start_time(pid) {
+        record_line(&format!("pid {pid} {st}"));
+    }
+}
+
+/// Records a pm2 home (its daemon is stopped with `pm2 kill` at cleanup).
+pub fn record_pm2_home(pm2: &Path, home: &Path) {
+    record_line(&format!("pm2 {}\t{}", pm2.display(), home.display()));
+}
+
+/// Kills everything a run recorded in `file` that still runs: `pm2 kill`
+/// for each pm2 home, then each recorded pid whose start time still
+/// matches (so a reused pid is left alone), with its group and
+/// descendants. Removes the file.
+pub fn cleanup(file: &Path) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("pm2 ") {
+            if let Some((pm2, home)) = rest.split_once('\t') {
+                // Gone with its daemon when the run ended cleanly; `pm2
+                // kill` on it would only start a daemon to kill it.
+                if !Path::new(home).is_dir() {
+                    continue;
+                }
+                let _ = run_limited(
+                    Command::new(pm2).arg("kill").env("PM2_HOME", home),
+                    Duration::from_secs(20),
+                );
+                if let Some(pid) = read_pid(&Path::new(home).join("pm2.pid")) {
+                    kill_tree(pid);
+                }
+                let _ = std::fs::remove_dir_all(home);
+            }
+        }
+    }
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        if it.next() != Some("pid") {
+            continue;
+        }
+        let (Some(pid), Some(st)) = (
+            it.next().and_then(|p| p.parse::<i32>().ok()),
+            it.next().and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        if start_time(pid) == Some(st) && !matches!(state(pid), Some('Z') | None) {
+            kill_tree(pid);
+        }
+    }
+    let _ = std::fs::remove_file(file);
+}
+
+fn state(pid: i32) -> Option<char> {
+    warden_sys::process::state(Pid::from_raw(pid)?)
 }
 
 /// A scratch directory removed at drop.
