@@ -46,6 +46,8 @@ const PROGRAM_KEYS: &[&str] = &[
     "directory",
     "umask",
     "serverurl",
+    // warden's own keys
+    "env_file",
 ];
 const EVENTLISTENER_KEYS: &[&str] = &["events", "buffer_size", "result_handler"];
 const FCGI_KEYS: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
@@ -71,6 +73,7 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "http_max_connections",
     "http_idle_timeout",
     "http_max_body",
+    "env_file",
 ];
 const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
 const INET_KEYS: &[&str] = &["port", "username", "password"];
@@ -180,6 +183,35 @@ impl<'a, 'c> Loader<'a, 'c> {
                 reason,
             },
         );
+    }
+
+    /// `env_file=` of `section` (expanded with `extra`, relative to the
+    /// working directory) under `environment`: the file's pairs first, the
+    /// section's `environment=` replacing them key by key.
+    fn with_env_file(
+        &mut self,
+        section: &str,
+        extra: &Expansions,
+        environment: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        let Some(path) = self.get(section, "env_file", None, Some(extra)) else {
+            return environment;
+        };
+        let path = self.ctx.cwd.join(path);
+        let mut env = match crate::envfile::read(&path) {
+            Ok(pairs) => pairs,
+            Err(e) => {
+                self.err(section, Some("env_file"), ErrorKind::Invalid(e.to_string()));
+                return environment;
+            }
+        };
+        for (k, v) in environment {
+            match env.iter_mut().find(|(ek, _)| *ek == k) {
+                Some(slot) => slot.1 = v,
+                None => env.push((k, v)),
+            }
+        }
+        env
     }
 
     fn warn(&mut self, section: &str, key: Option<&str>, kind: WarningKind) {
@@ -478,6 +510,7 @@ impl<'a, 'c> Loader<'a, 'c> {
                 }
             }
         }
+        let environment = self.with_env_file(S, &e, environment);
         for (k, v) in &environment {
             self.env_exp
                 .insert(format!("ENV_{k}"), PyValue::Str(v.clone()));
@@ -1014,6 +1047,7 @@ impl<'a, 'c> Loader<'a, 'c> {
                     Err(r) => self.invalid(s, "environment", &es, r),
                 }
             }
+            let environment = self.with_env_file(s, &common, environment);
             for (k, v) in &environment {
                 common.insert(format!("ENV_{k}"), PyValue::Str(v.clone()));
             }
