@@ -389,6 +389,16 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
             return tail(Some((Namespec::parse(name), channel)), shared).await;
         }
     }
+    if path == "/metrics" && req.method() == hyper::Method::GET {
+        return match crate::metrics::render(&shared.rpc.handle, shared.web.started()).await {
+            Some(text) => full(StatusCode::OK, "text/plain; version=0.0.4", text),
+            None => full(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "shutting down",
+            ),
+        };
+    }
     if crate::web::serves(req.method(), &path) {
         return crate::web::answer(req, &shared.web, shared.max_body).await;
     }

@@ -73,6 +73,7 @@
 pub mod core;
 pub mod http;
 pub mod listeners;
+pub mod metrics;
 pub mod os;
 mod run;
 mod ticks;

@@ -156,6 +156,10 @@ pub struct ProcessView {
     pub pid: i32,
     /// Output is being lost: why (a log cannot be written).
     pub log_failure: Option<String>,
+    /// Spawns attempted over the supervisor's life.
+    pub starts: u64,
+    /// Bytes written to its log files over the supervisor's life.
+    pub log_bytes: u64,
 }
 
 /// A process of the last config read, and whether its group is in use.

@@ -41,6 +41,8 @@ pub struct Sink {
     maxbytes: u64,
     backups: u32,
     size: Cell<u64>,
+    /// Bytes written since the sink was opened (for metrics).
+    written: Cell<u64>,
     /// Woken on every write and reopen.
     pub notify: tokio::sync::Notify,
     /// The error of the current episode of failed writes, if any.
@@ -65,6 +67,7 @@ impl Sink {
             maxbytes: u64::try_from(maxbytes).unwrap_or(0),
             backups: u32::try_from(backups).unwrap_or(0),
             size: Cell::new(0),
+            written: Cell::new(0),
             notify: tokio::sync::Notify::new(),
             failure: RefCell::new(None),
         };
@@ -146,6 +149,7 @@ impl Sink {
         let report = match written {
             Ok(()) => {
                 self.size.set(self.size.get() + data.len() as u64);
+                self.written.set(self.written.get() + data.len() as u64);
                 self.failure.borrow_mut().take();
                 None
             }
@@ -189,6 +193,11 @@ impl Sink {
         let _ = std::fs::remove_file(&dst);
         std::fs::rename(&self.path, &dst)?;
         self.reopen()
+    }
+
+    /// Bytes written since the sink was opened.
+    pub fn written(&self) -> u64 {
+        self.written.get()
     }
 
     /// The current size of the file on disk.

@@ -60,10 +60,17 @@ impl Web {
     }
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Web {
+    /// When the supervisor started, Unix seconds.
+    pub(crate) fn started(&self) -> i64 {
+        self.started
+    }
 }
 
 /// Whether this adapter answers `method` on `path`.
