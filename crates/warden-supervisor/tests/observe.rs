@@ -6,6 +6,7 @@ mod helper;
 use std::time::Duration;
 
 use helper::{wait_for, Kind, Scratch, Sup};
+use serde_json::json;
 
 /// The `/metrics` answer, parsed by the `prometheus-parse` crate.
 fn scrape(sup: &Sup) -> prometheus_parse::Scrape {
@@ -105,4 +106,349 @@ fn metrics_follow_known_states() {
         .any(|x| x.metric == "warden_supervisor_resident_memory_bytes"
             && matches!(x.value, prometheus_parse::Value::Gauge(v) if v > 0.0)));
     assert!(s.docs.contains_key("warden_process_cpu_seconds_total"));
+}
+
+/// An HTTP answer: status code and body.
+fn request(sup: &Sup, method: &str, target: &str, body: &str) -> (u16, serde_json::Value) {
+    let text = sup.http(&format!(
+        "{method} {target} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let (status, body) = text.split_once('\n').unwrap();
+    let code = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let v = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (code, v)
+}
+
+/// The OpenAPI description as served, and a check of an answer against
+/// the schema it declares for `path` (the template), method and status.
+struct Spec(serde_json::Value);
+
+impl Spec {
+    fn fetch(sup: &Sup) -> Spec {
+        let (code, doc) = request(sup, "GET", "/api/v1/openapi.json", "");
+        assert_eq!(code, 200);
+        assert_eq!(doc["openapi"], "3.1.0");
+        Spec(doc)
+    }
+
+    fn check(&self, template: &str, method: &str, code: u16, answer: &serde_json::Value) {
+        let op = &self.0["paths"][template][method];
+        assert!(op.is_object(), "{method} {template} is not described");
+        let schema = &op["responses"][code.to_string()]["content"]["application/json"]["schema"];
+        assert!(
+            schema.is_object(),
+            "{method} {template} {code} is not described"
+        );
+        let mut root = schema.clone();
+        root["components"] = self.0["components"].clone();
+        let v = jsonschema::draft202012::new(&root).unwrap();
+        let errors: Vec<String> = v.iter_errors(answer).map(|e| e.to_string()).collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {template} {code}: {errors:?} in {answer}"
+        );
+    }
+
+    /// `request`, and the answer checked against the description.
+    fn call(
+        &self,
+        sup: &Sup,
+        method: &str,
+        template: &str,
+        target: &str,
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let (code, v) = request(sup, method, target, body);
+        self.check(template, &method.to_ascii_lowercase(), code, &v);
+        (code, v)
+    }
+}
+
+const API_PROGRAMS: &str = "\
+[program:web]\ncommand={child} --tag {tag}\nstartsecs=0\nautostart=false\n\
+[program:crash]\ncommand={child} --exit 3 --tag {tag}\nstartsecs=1\nstartretries=0\nautostart=false\n\
+[group:pool]\nprograms=w1,w2\n\
+[program:w1]\ncommand={child} --tag {tag}\nstartsecs=0\n\
+[program:w2]\ncommand={child} --tag {tag}\nstartsecs=0\n";
+
+#[test]
+fn json_api_drives_processes_and_names_faults() {
+    let scratch = Scratch::new();
+    let sup = Sup::start(Kind::Warden, &scratch.join("w"), API_PROGRAMS);
+    let spec = Spec::fetch(&sup);
+    let p = "/api/v1/processes/{name}";
+    let act = "/api/v1/processes/{name}/{action}";
+    let (code, all) = spec.call(&sup, "GET", "/api/v1/processes", "/api/v1/processes", "");
+    assert_eq!(code, 200);
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    let (code, sv) = spec.call(&sup, "GET", "/api/v1/supervisor", "/api/v1/supervisor", "");
+    assert_eq!((code, sv["state"].as_str()), (200, Some("RUNNING")));
+
+    let (code, _) = spec.call(&sup, "POST", act, "/api/v1/processes/web/start", "");
+    assert_eq!(code, 200);
+    let (code, web) = spec.call(&sup, "GET", p, "/api/v1/processes/web:web", "");
+    assert_eq!((code, web["state"].as_str()), (200, Some("RUNNING")));
+    assert_eq!(web["starts"], 1);
+    let (code, e) = spec.call(&sup, "POST", act, "/api/v1/processes/web/start", "");
+    assert_eq!(
+        (code, e["error"]["fault"].as_str()),
+        (409, Some("ALREADY_STARTED"))
+    );
+    let (code, _) = spec.call(&sup, "POST", act, "/api/v1/processes/web/restart", "");
+    assert_eq!(code, 200);
+    let (_, web) = spec.call(&sup, "GET", p, "/api/v1/processes/web", "");
+    assert_eq!(
+        (web["state"].as_str(), &web["starts"]),
+        (Some("RUNNING"), &2.into())
+    );
+    let (code, e) = spec.call(
+        &sup,
+        "POST",
+        act,
+        "/api/v1/processes/web/signal",
+        r#"{"signal": "NOPE"}"#,
+    );
+    assert_eq!(
+        (code, e["error"]["fault"].as_str()),
+        (400, Some("BAD_SIGNAL"))
+    );
+    let (code, _) = spec.call(
+        &sup,
+        "POST",
+        act,
+        "/api/v1/processes/web/signal?signal=HUP",
+        "",
+    );
+    assert_eq!(code, 200);
+    let (code, _) = spec.call(&sup, "POST", act, "/api/v1/processes/web/stop", "");
+    assert_eq!(code, 200);
+    let (code, e) = spec.call(&sup, "POST", act, "/api/v1/processes/web/stop", "");
+    assert_eq!(
+        (code, e["error"]["fault"].as_str()),
+        (409, Some("NOT_RUNNING"))
+    );
+    let (code, e) = spec.call(&sup, "GET", p, "/api/v1/processes/nosuch", "");
+    assert_eq!(
+        (code, e["error"]["fault"].as_str()),
+        (404, Some("BAD_NAME"))
+    );
+    assert_eq!(e["error"]["message"], "BAD_NAME: nosuch");
+    let (code, e) = spec.call(&sup, "POST", act, "/api/v1/processes/crash/start", "");
+    assert_eq!(
+        (code, e["error"]["fault"].as_str()),
+        (500, Some("SPAWN_ERROR")),
+        "{e}"
+    );
+
+    // a group, then everything: one outcome per process
+    let g = "/api/v1/groups/{group}/{action}";
+    let (code, r) = spec.call(&sup, "POST", g, "/api/v1/groups/pool/stop", "");
+    assert_eq!((code, &r["ok"]), (200, &true.into()));
+    let mut names: Vec<&str> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["w1", "w2"]);
+    // as supervisord's stopProcessGroup: what is not running is left out
+    let (code, r) = spec.call(&sup, "POST", g, "/api/v1/groups/pool/stop", "");
+    assert_eq!(
+        (code, &r["ok"], &r["results"]),
+        (200, &true.into(), &json!([]))
+    );
+    let (code, e) = spec.call(&sup, "POST", g, "/api/v1/groups/nogroup/start", "");
+    assert_eq!(
+        (code, e["error"]["fault"].as_str()),
+        (404, Some("BAD_NAME"))
+    );
+    let (code, r) = spec.call(
+        &sup,
+        "POST",
+        "/api/v1/all/{action}",
+        "/api/v1/all/start",
+        "",
+    );
+    assert_eq!(code, 200, "{r}");
+    let (_, all) = spec.call(&sup, "GET", "/api/v1/processes", "/api/v1/processes", "");
+    for name in ["w1", "w2", "web"] {
+        let p = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap();
+        assert_eq!(p["state"], "RUNNING", "{name}");
+    }
+    // a browser on another site cannot act
+    let text = sup.http(
+        "POST /api/v1/all/stop HTTP/1.0\r\nHost: localhost\r\nSec-Fetch-Site: cross-site\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(text.starts_with("HTTP/1.0 403"), "{text}");
+}
+
+/// A server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+struct Frame {
+    id: Option<u64>,
+    event: String,
+    data: serde_json::Value,
+}
+
+/// A client of `/api/v1/events` on the unix socket.
+struct Events {
+    sock: std::os::unix::net::UnixStream,
+    buf: Vec<u8>,
+}
+
+impl Events {
+    fn open(sup: &Sup, last_id: Option<u64>) -> Events {
+        use std::io::Write as _;
+        let mut sock = std::os::unix::net::UnixStream::connect(sup.dir.join("sock")).unwrap();
+        let resume = last_id.map_or(String::new(), |n| format!("Last-Event-ID: {n}\r\n"));
+        sock.write_all(
+            format!("GET /api/v1/events HTTP/1.0\r\nHost: localhost\r\n{resume}\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut ev = Events {
+            sock,
+            buf: Vec::new(),
+        };
+        let head = ev.until(b"\r\n\r\n", Duration::from_secs(10)).unwrap();
+        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        assert!(head.contains("text/event-stream"), "{head}");
+        ev
+    }
+
+    /// Reads up to and including `sep`; `None` after `limit`.
+    fn until(&mut self, sep: &[u8], limit: Duration) -> Option<String> {
+        use std::io::Read as _;
+        let end = std::time::Instant::now() + limit;
+        loop {
+            if let Some(at) = self.buf.windows(sep.len()).position(|w| w == sep) {
+                let rest = self.buf.split_off(at + sep.len());
+                let got = std::mem::replace(&mut self.buf, rest);
+                return Some(String::from_utf8_lossy(&got).into_owned());
+            }
+            let left = end.checked_duration_since(std::time::Instant::now())?;
+            self.sock
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
+            let mut chunk = [0u8; 4096];
+            match self.sock.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next frame with an event name (comments and `retry` skipped).
+    fn next(&mut self, limit: Duration) -> Option<Frame> {
+        let end = std::time::Instant::now() + limit;
+        loop {
+            let left = end.checked_duration_since(std::time::Instant::now())?;
+            let text = self.until(b"\n\n", left)?;
+            let mut f = Frame {
+                id: None,
+                event: String::new(),
+                data: serde_json::Value::Null,
+            };
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("id: ") {
+                    f.id = v.parse().ok();
+                } else if let Some(v) = line.strip_prefix("event: ") {
+                    f.event = v.to_string();
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    f.data = serde_json::from_str(v).unwrap();
+                }
+            }
+            if !f.event.is_empty() {
+                return Some(f);
+            }
+        }
+    }
+
+    /// Frames until one matches `pred` (included).
+    fn until_frame(&mut self, what: &str, pred: impl Fn(&Frame) -> bool) -> Vec<Frame> {
+        let mut out = Vec::new();
+        loop {
+            let f = self
+                .next(Duration::from_secs(10))
+                .unwrap_or_else(|| panic!("no frame for {what} after {out:?}"));
+            let done = pred(&f);
+            out.push(f);
+            if done {
+                return out;
+            }
+        }
+    }
+}
+
+fn entered(name: &'static str, state: &'static str) -> impl Fn(&Frame) -> bool {
+    move |f| f.event == "process-state" && f.data["name"] == name && f.data["to"] == state
+}
+
+#[test]
+fn event_stream_is_prompt_and_resumes_without_gaps_or_repeats() {
+    let scratch = Scratch::new();
+    let sup = Sup::start(Kind::Warden, &scratch.join("w"), API_PROGRAMS);
+    sup.settle();
+    let mut whole = Events::open(&sup, None);
+    let mut resumed = Events::open(&sup, None);
+
+    // a state change reaches the client within 100 ms
+    let asked = std::time::Instant::now();
+    let (code, _) = request(&sup, "POST", "/api/v1/processes/web/start?wait=false", "");
+    assert_eq!(code, 200);
+    let f = resumed.next(Duration::from_secs(5)).unwrap();
+    let took = asked.elapsed();
+    assert_eq!(
+        (f.event.as_str(), &f.data["to"]),
+        ("process-state", &json!("STARTING"))
+    );
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+    let mut seen = vec![f];
+    seen.extend(resumed.until_frame("web RUNNING", entered("web", "RUNNING")));
+    let last = seen.last().unwrap().id.unwrap();
+    assert_eq!(seen.last().unwrap().data["serial"], last);
+    drop(resumed);
+
+    // changes while disconnected
+    for action in ["stop", "start", "stop"] {
+        let (code, _) = request(&sup, "POST", &format!("/api/v1/processes/web/{action}"), "");
+        assert_eq!(code, 200, "{action}");
+    }
+    let mut resumed = Events::open(&sup, Some(last));
+    let (code, _) = request(&sup, "POST", "/api/v1/groups/pool/stop", "");
+    assert_eq!(code, 200);
+    seen.extend(resumed.until_frame("w2 STOPPED", entered("w2", "STOPPED")));
+    let all = whole.until_frame("w2 STOPPED", entered("w2", "STOPPED"));
+    let ids = |fs: &[Frame]| fs.iter().map(|f| f.id.unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(&seen), ids(&all), "{seen:#?}\n{all:#?}");
+    assert_eq!(seen, all);
+    assert!(ids(&all).windows(2).all(|w| w[0] < w[1]));
+    let web: Vec<&str> = all
+        .iter()
+        .filter(|f| f.data["name"] == "web")
+        .map(|f| f.data["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        web,
+        [
+            "STARTING", "RUNNING", "STOPPING", "STOPPED", "STARTING", "RUNNING", "STOPPING",
+            "STOPPED"
+        ]
+    );
+
+    // an id older than the backlog keeps: a reset frame first
+    let mut old = Events::open(&sup, Some(0));
+    let first = old.next(Duration::from_secs(5)).unwrap();
+    assert_ne!(first.event, "reset", "nothing was dropped yet: {first:?}");
 }
