@@ -48,6 +48,14 @@ const PROGRAM_KEYS: &[&str] = &[
     "serverurl",
     // warden's own keys
     "env_file",
+    "stdout_logfile_timestamps",
+    "stdout_logfile_format",
+    "stdout_logfile_rotate",
+    "stdout_logfile_compress",
+    "stderr_logfile_timestamps",
+    "stderr_logfile_format",
+    "stderr_logfile_rotate",
+    "stderr_logfile_compress",
 ];
 const EVENTLISTENER_KEYS: &[&str] = &["events", "buffer_size", "result_handler"];
 const FCGI_KEYS: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
@@ -212,6 +220,58 @@ impl<'a, 'c> Loader<'a, 'c> {
             }
         }
         env
+    }
+
+    /// warden's log keys of `stream`: timestamps, format, rotate, compress.
+    fn log_extras(
+        &mut self,
+        section: &str,
+        stream: &str,
+        extra: &Expansions,
+    ) -> (bool, LogFormat, LogRotate, bool) {
+        let key = |k: &str| format!("{stream}_logfile_{k}");
+        let timestamps = self.conv(
+            section,
+            &key("timestamps"),
+            "false",
+            extra,
+            dt::boolean,
+            false,
+        );
+        let format = self.conv(
+            section,
+            &key("format"),
+            "text",
+            extra,
+            |v| match v.to_ascii_lowercase().as_str() {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("not one of text, json".into()),
+            },
+            LogFormat::Text,
+        );
+        let rotate = self.conv(
+            section,
+            &key("rotate"),
+            "size",
+            extra,
+            |v| match v.to_ascii_lowercase().as_str() {
+                "size" | "none" => Ok(LogRotate::Size),
+                "daily" => Ok(LogRotate::Daily),
+                "hourly" => Ok(LogRotate::Hourly),
+                _ => Err("not one of size, daily, hourly".into()),
+            },
+            LogRotate::Size,
+        );
+        let compress = self.conv(
+            section,
+            &key("compress"),
+            "false",
+            extra,
+            dt::boolean,
+            false,
+        );
+        (timestamps, format, rotate, compress)
     }
 
     fn warn(&mut self, section: &str, key: Option<&str>, kind: WarningKind) {
@@ -1101,6 +1161,7 @@ impl<'a, 'c> Loader<'a, 'c> {
                         },
                     );
                 }
+                let (timestamps, format, rotate, compress) = self.log_extras(s, stream, &common);
                 logs.push(StreamLog {
                     logfile,
                     logfile_maxbytes: maxbytes,
@@ -1108,6 +1169,10 @@ impl<'a, 'c> Loader<'a, 'c> {
                     capture_maxbytes: cmax,
                     events_enabled: events,
                     syslog,
+                    timestamps,
+                    format,
+                    rotate,
+                    compress,
                 });
             }
             let mut stderr = logs.pop().expect("two streams");

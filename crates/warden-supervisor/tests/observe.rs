@@ -452,3 +452,89 @@ fn event_stream_is_prompt_and_resumes_without_gaps_or_repeats() {
     let first = old.next(Duration::from_secs(5)).unwrap();
     assert_ne!(first.event, "reset", "nothing was dropped yet: {first:?}");
 }
+
+/// A program writing a line in two pieces, then a line that is not UTF-8.
+const PARTIAL: &str =
+    r#"/bin/sh -c "printf par; sleep 0.3; printf 'tial\n\377bad\n'; sleep 1000" --tag {tag}"#;
+
+#[test]
+fn timestamped_and_json_lines_with_partial_lines_and_bad_utf8() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let _sup = Sup::start(
+        Kind::Warden,
+        &dir,
+        &format!(
+            "[program:stamped]\ncommand={PARTIAL}\nstdout_logfile=%(here)s/stamped.log\nstopasgroup=true\n\
+             stdout_logfile_timestamps=true\n\
+             [program:json]\ncommand={PARTIAL}\nstdout_logfile=%(here)s/json.log\nstopasgroup=true\n\
+             stdout_logfile_format=json\n\
+             [program:plain]\ncommand={PARTIAL}\nstdout_logfile=%(here)s/plain.log\nstopasgroup=true\n"
+        ),
+    );
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap_or_default();
+    wait_for(Duration::from_secs(10), "the lines logged", || {
+        ["stamped.log", "json.log", "plain.log"]
+            .iter()
+            .all(|n| {
+                read(n).ends_with(b"bad\n") || read(n).ends_with(b"\"}\n") && read(n).len() > 100
+            })
+            .then_some(())
+    });
+    assert_eq!(read("plain.log"), b"partial\n\xffbad\n");
+    let stamped = read("stamped.log");
+    let stamp = regex::bytes::Regex::new(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z partial\n\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (?-u:\xff)bad\n$",
+    )
+    .unwrap();
+    assert!(
+        stamp.is_match(&stamped),
+        "{}",
+        String::from_utf8_lossy(&stamped)
+    );
+    let json = String::from_utf8(read("json.log")).unwrap();
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{json}");
+    assert_eq!(lines[0]["message"], "partial");
+    assert_eq!(lines[0]["program"], "json");
+    assert_eq!(lines[0]["stream"], "stdout");
+    assert_eq!(lines[1]["message"], "\u{fffd}bad");
+    let time = lines[0]["time"].as_str().unwrap();
+    assert!(time.ends_with('Z') && time.len() == 24, "{time}");
+    // the line is stamped with the time of its first piece: before the
+    // second piece came 0.3 s later
+    let (a, b) = (
+        lines[0]["time"].as_str().unwrap(),
+        lines[1]["time"].as_str().unwrap(),
+    );
+    assert!(a < b, "{a} {b}");
+}
+
+#[test]
+fn the_ring_serves_tail_when_the_log_is_dev_stdout() {
+    let scratch = Scratch::new();
+    let sup = Sup::start(
+        Kind::Warden,
+        &scratch.join("w"),
+        "[program:app]\ncommand={child} --print first-line --tag {tag}\n\
+         stdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n",
+    );
+    let out = wait_for(Duration::from_secs(10), "tail shows the output", || {
+        let (out, code) = sup.ctl(&["tail", "app"]);
+        (code == 0 && out.contains("first-line")).then_some(out)
+    });
+    assert_eq!(out.trim_end(), "first-line");
+    let body = sup.rpc(
+        "supervisor.readProcessStdoutLog",
+        "<param><value><string>app</string></value></param>\n\
+         <param><value><int>-5</int></value></param>\n\
+         <param><value><int>0</int></value></param>\n",
+    );
+    assert!(
+        body.contains("line\n</string>") || body.contains("line\n<"),
+        "{body}"
+    );
+}
