@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod figures;
+mod observe;
 mod supervisors;
 mod util;
 
@@ -198,6 +199,10 @@ fn main() {
         }
     }
 
+    if want("8") {
+        figure_8(&tools, &kinds, args.quick, &mut tables);
+    }
+
     let linkage = std::process::Command::new("file")
         .arg("-L")
         .arg(&tools.warden)
@@ -223,6 +228,30 @@ fn main() {
         std::process::exit(1);
     }
     eprintln!("wrote {}", args.out.display());
+}
+
+/// Figure 8: a `/metrics` scrape with 1000 programs, and log capture with
+/// timestamps on and off (warden supervise only).
+fn figure_8(
+    tools: &Tools,
+    kinds: &[supervisors::Kind],
+    quick: bool,
+    tables: &mut Vec<(String, Table)>,
+) {
+    let Some(warden) = kinds.iter().find(|k| k.name == "warden supervise") else {
+        return;
+    };
+    eprintln!("figure 8: metrics scrape, timestamped capture");
+    let n = if quick { 100 } else { 1000 };
+    tables.push((
+        "8".into(),
+        observe::metrics_scrape(warden, n, if quick { 5 } else { 20 }),
+    ));
+    let bytes: u64 = if quick { 64 << 20 } else { 512 << 20 };
+    tables.push((
+        "8".into(),
+        observe::capture_timestamps(tools, warden, bytes, if quick { 1 } else { 3 }),
+    ));
 }
 
 fn fmt(v: Option<f64>) -> String {

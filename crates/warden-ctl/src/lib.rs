@@ -46,6 +46,8 @@
 //! - `--json` (before the command, or among the arguments of `status`,
 //!   `pid`, `avail`, `reread` and `tail`) prints one JSON document instead
 //!   of text; exit codes do not change.
+//! - `events [--json]` follows `warden supervise`'s event stream
+//!   (`/api/v1/events`): one line (or JSON object) per change, until Ctrl-C.
 //! - `wait [--timeout S] NAME... [--for running|stopped]` polls until every
 //!   named process is RUNNING (or stopped): exit 0 when reached, 1 at the
 //!   timeout (default 30 s), 3 if a process went FATAL while waiting for
@@ -118,8 +120,9 @@ actions.
 
 const WARDEN_DOC: &str = "
 warden additions:
---json -- print JSON for status, pid, avail, reread and tail
+--json -- print JSON for status, pid, avail, reread, tail and events
      (also accepted after those commands)
+events [--json] -- follow the supervisor's events (warden supervise only)
 wait [--timeout S] NAME... [--for running|stopped] -- wait for processes
      (exit 0 reached, 1 timeout, 3 went FATAL, 4 cannot connect)
 status --strict -- exit 3 unless every listed process is RUNNING

@@ -538,3 +538,63 @@ fn the_ring_serves_tail_when_the_log_is_dev_stdout() {
         "{body}"
     );
 }
+
+#[test]
+fn warden_ctl_events_follows_the_stream() {
+    use std::io::BufRead as _;
+    let scratch = Scratch::new();
+    let sup = Sup::start(Kind::Warden, &scratch.join("w"), API_PROGRAMS);
+    sup.settle();
+    let mut lines = Vec::new();
+    for json in [false, true] {
+        let mut cmd = std::process::Command::new(helper::bin("warden"));
+        cmd.args(["ctl", "-c"]).arg(&sup.conf);
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .arg("events")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        scratch.track(pid);
+        // lines from a thread, so that every wait has a deadline
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        // nothing says when the stream is open: act until a change is
+        // seen (each action is undone by the next)
+        let end = std::time::Instant::now() + Duration::from_secs(20);
+        let mut n = 0;
+        let line = loop {
+            assert!(std::time::Instant::now() < end, "no event line");
+            let action = if n % 2 == 0 { "start" } else { "stop" };
+            n += 1;
+            request(&sup, "POST", &format!("/api/v1/processes/web/{action}"), "");
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
+                break l;
+            }
+        };
+        test_programs::kill(pid, "KILL");
+        let _ = child.wait();
+        lines.push(line);
+    }
+    let text = regex::Regex::new(
+        r"^\d+ process-state web:web (STOPPED -> STARTING|RUNNING -> STOPPING pid \d+)$",
+    )
+    .unwrap();
+    assert!(text.is_match(&lines[0]), "{:?}", lines[0]);
+    let v: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    assert_eq!(
+        (&v["event"], &v["name"]),
+        (&json!("process-state"), &json!("web"))
+    );
+    assert!(v["serial"].as_u64().is_some(), "{v}");
+}

@@ -8,6 +8,7 @@
 mod add;
 mod avail;
 mod clear;
+mod events;
 mod fg;
 mod help;
 mod maintail;
@@ -43,7 +44,10 @@ impl Ctl {
     /// such command, `Some(Ok(true))` when the shell should stop.
     pub(crate) fn dispatch(&mut self, cmd: &str, arg: &str) -> Option<R<bool>> {
         // The commands that accept warden's `--json` anywhere in their words.
-        if matches!(cmd, "status" | "pid" | "avail" | "reread" | "tail") {
+        if matches!(
+            cmd,
+            "status" | "pid" | "avail" | "reread" | "tail" | "events"
+        ) {
             let arg = self.take_json(arg);
             return self.dispatch_plain(cmd, &arg);
         }
@@ -77,6 +81,7 @@ impl Ctl {
             "version" => self.do_version(arg),
             "open" => self.do_open(arg),
             "wait" => self.do_wait(arg),
+            "events" => self.do_events(arg),
             _ => return None,
         };
         Some(r.map(|()| false))
@@ -184,6 +189,17 @@ impl Ctl {
     fn follow(&mut self, path: &str) -> R<()> {
         self.output("==> Press Ctrl-C to exit <==");
         self.flush();
+        self.follow_with(path, |data| {
+            let mut so = io::stdout().lock();
+            // Stop following when nobody reads any more.
+            so.write_all(data).and_then(|()| so.flush()).is_ok()
+        })
+    }
+
+    /// Streams `GET path` into `each` (which returns false to stop) until
+    /// Ctrl-C, the end of the stream or an error (reported as supervisorctl
+    /// reports a failed tail).
+    fn follow_with(&mut self, path: &str, mut each: impl FnMut(&[u8]) -> bool) -> R<()> {
         let flag = self.interrupted.clone();
         flag.store(false, Ordering::SeqCst);
         let id = signal_hook::flag::register(signal_hook::consts::SIGINT, flag.clone()).ok();
@@ -195,9 +211,7 @@ impl Ctl {
         match http::get_stream(&ep, path, auth.as_deref(), Some(interrupt)) {
             Ok(mut s) => {
                 while let Ok(Some(data)) = s.next_data() {
-                    let mut so = io::stdout().lock();
-                    // Stop following when nobody reads any more.
-                    if so.write_all(&data).and_then(|()| so.flush()).is_err() {
+                    if !each(&data) {
                         break;
                     }
                 }

@@ -18,6 +18,9 @@
 
 use std::time::SystemTime;
 
+/// The length of a stamp, `2026-12-02T09:58:01.007Z`.
+const STAMP: usize = 24;
+
 /// A JSON line longer than this is written out in pieces.
 pub const MAX_LINE: usize = 64 * 1024;
 
@@ -86,11 +89,20 @@ impl Formatter {
                 }
             }
         } else {
+            // one stamp for the whole chunk (it was read at one time),
+            // copied before each line
+            self.stamp(now);
+            self.out.push(b' ');
+            let stamp: [u8; STAMP + 1] = self.out[..STAMP + 1]
+                .try_into()
+                .unwrap_or([b' '; STAMP + 1]);
+            self.out.clear();
+            self.out
+                .reserve(data.len() + (data.len() / 32 + 1) * stamp.len());
             let mut rest = data;
             while !rest.is_empty() {
                 if self.at_line_start {
-                    self.stamp(now);
-                    self.out.push(b' ');
+                    self.out.extend_from_slice(&stamp);
                 }
                 let end = memchr(rest).map_or(rest.len(), |i| i + 1);
                 self.out.extend_from_slice(&rest[..end]);
@@ -164,7 +176,7 @@ impl Formatter {
 }
 
 fn memchr(s: &[u8]) -> Option<usize> {
-    s.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', s)
 }
 
 /// `s` as a JSON string literal.
