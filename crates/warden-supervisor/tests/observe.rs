@@ -598,3 +598,37 @@ fn warden_ctl_events_follows_the_stream() {
     );
     assert!(v["serial"].as_u64().is_some(), "{v}");
 }
+
+#[test]
+fn warden_ctl_json_for_commands_that_print_lines() {
+    let scratch = Scratch::new();
+    let sup = Sup::start(Kind::Warden, &scratch.join("w"), API_PROGRAMS);
+    let ctl = |args: &[&str]| {
+        let out = std::process::Command::new(helper::bin("warden"))
+            .args(["ctl", "-c"])
+            .arg(&sup.conf)
+            .args(args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        (v, out.status.code())
+    };
+    let (v, code) = ctl(&["--json", "start", "web"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        v["results"],
+        json!([{"name": "web", "ok": true, "message": "started"}])
+    );
+    // as supervisorctl: starting a started process is no failure
+    let (v, code) = ctl(&["start", "web", "--json"]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["exit_status"], 0);
+    assert_eq!(v["results"][0]["ok"], false);
+    assert_eq!(v["results"][0]["message"], "ERROR (already started)");
+    let (v, _) = ctl(&["--json", "version"]);
+    assert_eq!(v["lines"][0], "4.3.0");
+    let (v, code) = ctl(&["--json", "stop", "nosuch"]);
+    assert_eq!((code, &v["exit_status"]), (Some(1), &json!(1)), "{v}");
+    assert_eq!(v["results"][0]["message"], "ERROR (no such process)");
+}

@@ -11,6 +11,7 @@ mod clear;
 mod events;
 mod fg;
 mod help;
+mod json;
 mod maintail;
 mod open;
 mod pid;
@@ -51,7 +52,25 @@ impl Ctl {
             let arg = self.take_json(arg);
             return self.dispatch_plain(cmd, &arg);
         }
-        self.dispatch_plain(cmd, arg)
+        // The others print supervisorctl's lines; with --json those lines
+        // become one document (json.rs).
+        let converts = !matches!(cmd, "help" | "EOF" | "quit" | "exit" | "fg" | "open");
+        let arg = if converts {
+            self.take_json(arg)
+        } else {
+            arg.to_string()
+        };
+        if !(converts && self.json) {
+            return self.dispatch_plain(cmd, &arg);
+        }
+        let mark = self.out.len();
+        let r = self.dispatch_plain(cmd, &arg);
+        if matches!(r, Some(Ok(_))) {
+            let text = String::from_utf8_lossy(&self.out.split_off(mark)).into_owned();
+            let doc = json::document(cmd, &text, self.exitstatus);
+            self.output(&doc.to_string());
+        }
+        r
     }
 
     fn dispatch_plain(&mut self, cmd: &str, arg: &str) -> Option<R<bool>> {
