@@ -632,3 +632,38 @@ fn warden_ctl_json_for_commands_that_print_lines() {
     assert_eq!((code, &v["exit_status"]), (Some(1), &json!(1)), "{v}");
     assert_eq!(v["results"][0]["message"], "ERROR (no such process)");
 }
+
+#[test]
+fn env_files_reach_the_child_in_order() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("global.env"),
+        "# shared\nexport A=global\nB='from global'\nC=global\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("app.env"), "B=\"from app \\\"q\\\"\"\nD=multi\\\n").unwrap();
+    let header = helper::HEADER.replace(
+        "loglevel=info\n",
+        "loglevel=info\nenv_file=%(here)s/global.env\nenvironment=C=\"sup-env\"\n",
+    );
+    let _sup = Sup::start_with(
+        Kind::Warden,
+        &dir,
+        &header,
+        r#"[program:show]
+command=/bin/sh -c "echo \"$A|$B|$C|$D\"" --tag {tag}
+env_file=%(here)s/app.env
+stdout_logfile=%(here)s/show.log
+autorestart=false
+startsecs=0
+"#,
+    );
+    let out = wait_for(Duration::from_secs(10), "the child's line", || {
+        std::fs::read_to_string(dir.join("show.log"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    });
+    assert_eq!(out, "global|from app \"q\"|sup-env|multi\\\n");
+}
