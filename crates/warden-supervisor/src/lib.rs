@@ -25,9 +25,13 @@
 //!          │     ApiError): http.rs routes bytes; xmlrpc.rs translates
 //!          │     supervisord's XML-RPC; web/ serves supervisord's page
 //!          │     URLs and the live dashboard (server-sent events from a
-//!          │     subscription); /logtail follows a log
+//!          │     subscription); web/v1.rs is the JSON API /api/v1 and
+//!          │     its resumable event stream; metrics.rs answers /metrics
+//!          │     (read at scrape time); /logtail follows a log
 //!          ├─ capture tasks (core/logs.rs): one per child pipe, into the log
-//!          │     sinks, and output events while somebody subscribes
+//!          │     sinks (warden's line formats: core/logfmt.rs; a ring of
+//!          │     recent output when the log is no file: core/ring.rs), and
+//!          │     output events while somebody subscribes
 //!          └─ ticks.rs: TICK_* events, only while somebody wants them
 //! ```
 //!
