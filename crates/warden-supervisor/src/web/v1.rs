@@ -416,3 +416,61 @@ async fn pump(sub: Subscription, tx: mpsc::Sender<Bytes>, first: Vec<Bytes>, mut
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::events::Bus;
+
+    #[test]
+    fn the_backlog_is_bounded_and_says_when_it_dropped() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let bus = Bus::new();
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let handle = Handle::new(tx, bus.clone());
+            let backlog = Backlog::start(&handle);
+            let group = |i: usize| EventKind::GroupAdded(format!("g{i}"));
+            for i in 0..10 {
+                bus.publish(group(i));
+            }
+            tokio::task::yield_now().await;
+            let (kept, gap) = backlog.after(7);
+            assert_eq!(
+                kept.iter().map(|e| e.serial).collect::<Vec<_>>(),
+                [8, 9, 10]
+            );
+            assert!(!gap);
+            // more than the backlog keeps, in small bursts
+            for i in 10..BACKLOG + 100 {
+                bus.publish(group(i));
+                if i % 100 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            tokio::task::yield_now().await;
+            let last = bus.last_serial();
+            let (kept, gap) = backlog.after(0);
+            assert!(gap, "events after 0 were dropped");
+            assert_eq!(kept.len(), BACKLOG);
+            assert_eq!(kept.last().unwrap().serial, last);
+            let (kept, gap) = backlog.after(last - 3);
+            assert!(!gap);
+            assert_eq!(kept.len(), 3);
+            // a process-state frame carries its serial as id and data
+            let e = Event {
+                serial: 5,
+                kind: EventKind::SupervisorState(warden_types::SupervisorState::Running),
+            };
+            let f = String::from_utf8(frame(&e).unwrap().to_vec()).unwrap();
+            assert_eq!(
+                f,
+                "id: 5\nevent: supervisor-state\ndata: {\"serial\":5,\"state\":\"RUNNING\"}\n\n"
+            );
+        });
+    }
+}
