@@ -99,15 +99,21 @@ impl Formatter {
             self.out.clear();
             self.out
                 .reserve(data.len() + (data.len() / 32 + 1) * stamp.len());
-            let mut rest = data;
-            while !rest.is_empty() {
+            let mut start = 0;
+            for nl in memchr::memchr_iter(b'\n', data) {
                 if self.at_line_start {
                     self.out.extend_from_slice(&stamp);
                 }
-                let end = memchr(rest).map_or(rest.len(), |i| i + 1);
-                self.out.extend_from_slice(&rest[..end]);
-                self.at_line_start = rest[end - 1] == b'\n';
-                rest = &rest[end..];
+                self.out.extend_from_slice(&data[start..=nl]);
+                self.at_line_start = true;
+                start = nl + 1;
+            }
+            if start < data.len() {
+                if self.at_line_start {
+                    self.out.extend_from_slice(&stamp);
+                }
+                self.out.extend_from_slice(&data[start..]);
+                self.at_line_start = false;
             }
         }
         &self.out
