@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod figures;
+mod observe;
 mod peers;
 mod stress;
 mod supervisors;
@@ -32,7 +33,7 @@ use std::time::Duration;
 
 use figures::{Crash, Table, Tools};
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "daemonize",
     "scale",
     "restart",
@@ -42,6 +43,7 @@ const SECTIONS: [&str; 9] = [
     "slow-shutdown",
     "storm",
     "big",
+    "observe",
 ];
 
 struct Args {
@@ -136,6 +138,12 @@ struct Plan {
     storm: Duration,
     big_n: usize,
     big_cap: Duration,
+    /// Programs behind the `/metrics` scrape, and the scrapes.
+    metrics_n: usize,
+    scrapes: usize,
+    /// Bytes and rounds of capture with timestamps off and on.
+    stamp_bytes: u64,
+    stamp_rounds: usize,
 }
 
 impl Plan {
@@ -162,6 +170,10 @@ impl Plan {
             storm: Duration::from_secs(a.storm_secs.unwrap_or(pick(10, 30))),
             big_n: a.big_n.unwrap_or(pick(300, 5000) as usize),
             big_cap: Duration::from_secs(a.big_cap_secs.unwrap_or(pick(30, 120))),
+            metrics_n: pick(100, 1000) as usize,
+            scrapes: pick(5, 20) as usize,
+            stamp_bytes: pick(64 << 20, 512 << 20),
+            stamp_rounds: pick(1, 3) as usize,
         }
     }
 
@@ -209,6 +221,10 @@ impl Plan {
         if want("big") {
             let n = self.big_n as f64;
             s += 5.0 + n * 0.004 + (n * 0.02).min(self.big_cap.as_secs_f64()) + 30.0;
+        }
+        if want("observe") {
+            let mib = (self.stamp_bytes >> 20) as f64;
+            s += 5.0 + self.metrics_n as f64 * 0.006 + self.stamp_rounds as f64 * mib / 300.0;
         }
         s
     }
@@ -372,6 +388,7 @@ fn run_section(
         )],
         "storm" => stress::crash_storm(kinds, plan.storm_n, plan.storm),
         "big" => stress::scale_big(kinds, plan.big_n, plan.big_cap),
+        "observe" => observe_section(tools, kinds, plan),
         _ => Vec::new(),
     }
 }
@@ -480,6 +497,18 @@ fn versions(tools: &Tools, kinds: &[supervisors::Kind]) -> Vec<(String, String)>
         }
     }
     v
+}
+
+/// `/metrics` with many programs, and capture with timestamps off and on
+/// (warden only: the peers have neither).
+fn observe_section(tools: &Tools, kinds: &[supervisors::Kind], plan: &Plan) -> Vec<Table> {
+    let Some(warden) = kinds.iter().find(|k| k.name == "warden supervise") else {
+        return Vec::new();
+    };
+    vec![
+        observe::metrics_scrape(warden, plan.metrics_n, plan.scrapes),
+        observe::capture_timestamps(tools, warden, plan.stamp_bytes, plan.stamp_rounds),
+    ]
 }
 
 fn fmt(v: Option<f64>) -> String {

@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub mod datatypes;
+pub mod envfile;
 mod error;
 pub mod expand;
 mod glob;

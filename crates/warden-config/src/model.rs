@@ -60,6 +60,36 @@ pub struct StreamLog {
     pub events_enabled: bool,
     /// Also log to syslog (default false; forced true by `logfile=syslog`).
     pub syslog: bool,
+    /// warden: `*_logfile_timestamps`, an RFC 3339 time at each line's start.
+    pub timestamps: bool,
+    /// warden: `*_logfile_format`.
+    pub format: LogFormat,
+    /// warden: `*_logfile_rotate`, rotation by time besides by size.
+    pub rotate: LogRotate,
+    /// warden: `*_logfile_compress`, rotated files gzipped.
+    pub compress: bool,
+}
+
+/// `*_logfile_format=`: how output is written to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// As written (default).
+    #[default]
+    Text,
+    /// One JSON object per line: time, program, stream, message.
+    Json,
+}
+
+/// `*_logfile_rotate=`: rotation by time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogRotate {
+    /// By size only (default).
+    #[default]
+    Size,
+    /// Also at local midnight.
+    Daily,
+    /// Also at the start of every hour.
+    Hourly,
 }
 
 /// What kind of section produced a process.

@@ -46,6 +46,16 @@ const PROGRAM_KEYS: &[&str] = &[
     "directory",
     "umask",
     "serverurl",
+    // warden's own keys
+    "env_file",
+    "stdout_logfile_timestamps",
+    "stdout_logfile_format",
+    "stdout_logfile_rotate",
+    "stdout_logfile_compress",
+    "stderr_logfile_timestamps",
+    "stderr_logfile_format",
+    "stderr_logfile_rotate",
+    "stderr_logfile_compress",
 ];
 const EVENTLISTENER_KEYS: &[&str] = &["events", "buffer_size", "result_handler"];
 const FCGI_KEYS: &[&str] = &["socket", "socket_backlog", "socket_owner", "socket_mode"];
@@ -75,6 +85,7 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "forward_signals",
     "pdeathsig",
     "cgroups",
+    "env_file",
 ];
 const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
 const INET_KEYS: &[&str] = &["port", "username", "password"];
@@ -184,6 +195,87 @@ impl<'a, 'c> Loader<'a, 'c> {
                 reason,
             },
         );
+    }
+
+    /// `env_file=` of `section` (expanded with `extra`, relative to the
+    /// working directory) under `environment`: the file's pairs first, the
+    /// section's `environment=` replacing them key by key.
+    fn with_env_file(
+        &mut self,
+        section: &str,
+        extra: &Expansions,
+        environment: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        let Some(path) = self.get(section, "env_file", None, Some(extra)) else {
+            return environment;
+        };
+        let path = self.ctx.cwd.join(path);
+        let mut env = match crate::envfile::read(&path) {
+            Ok(pairs) => pairs,
+            Err(e) => {
+                self.err(section, Some("env_file"), ErrorKind::Invalid(e.to_string()));
+                return environment;
+            }
+        };
+        for (k, v) in environment {
+            match env.iter_mut().find(|(ek, _)| *ek == k) {
+                Some(slot) => slot.1 = v,
+                None => env.push((k, v)),
+            }
+        }
+        env
+    }
+
+    /// warden's log keys of `stream`: timestamps, format, rotate, compress.
+    fn log_extras(
+        &mut self,
+        section: &str,
+        stream: &str,
+        extra: &Expansions,
+    ) -> (bool, LogFormat, LogRotate, bool) {
+        let key = |k: &str| format!("{stream}_logfile_{k}");
+        let timestamps = self.conv(
+            section,
+            &key("timestamps"),
+            "false",
+            extra,
+            dt::boolean,
+            false,
+        );
+        let format = self.conv(
+            section,
+            &key("format"),
+            "text",
+            extra,
+            |v| match v.to_ascii_lowercase().as_str() {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("not one of text, json".into()),
+            },
+            LogFormat::Text,
+        );
+        let rotate = self.conv(
+            section,
+            &key("rotate"),
+            "size",
+            extra,
+            |v| match v.to_ascii_lowercase().as_str() {
+                "size" | "none" => Ok(LogRotate::Size),
+                "daily" => Ok(LogRotate::Daily),
+                "hourly" => Ok(LogRotate::Hourly),
+                _ => Err("not one of size, daily, hourly".into()),
+            },
+            LogRotate::Size,
+        );
+        let compress = self.conv(
+            section,
+            &key("compress"),
+            "false",
+            extra,
+            dt::boolean,
+            false,
+        );
+        (timestamps, format, rotate, compress)
     }
 
     fn warn(&mut self, section: &str, key: Option<&str>, kind: WarningKind) {
@@ -516,6 +608,7 @@ impl<'a, 'c> Loader<'a, 'c> {
                 }
             }
         }
+        let environment = self.with_env_file(S, &e, environment);
         for (k, v) in &environment {
             self.env_exp
                 .insert(format!("ENV_{k}"), PyValue::Str(v.clone()));
@@ -1061,6 +1154,7 @@ impl<'a, 'c> Loader<'a, 'c> {
                     Err(r) => self.invalid(s, "environment", &es, r),
                 }
             }
+            let environment = self.with_env_file(s, &common, environment);
             for (k, v) in &environment {
                 common.insert(format!("ENV_{k}"), PyValue::Str(v.clone()));
             }
@@ -1114,6 +1208,7 @@ impl<'a, 'c> Loader<'a, 'c> {
                         },
                     );
                 }
+                let (timestamps, format, rotate, compress) = self.log_extras(s, stream, &common);
                 logs.push(StreamLog {
                     logfile,
                     logfile_maxbytes: maxbytes,
@@ -1121,6 +1216,10 @@ impl<'a, 'c> Loader<'a, 'c> {
                     capture_maxbytes: cmax,
                     events_enabled: events,
                     syslog,
+                    timestamps,
+                    format,
+                    rotate,
+                    compress,
                 });
             }
             let mut stderr = logs.pop().expect("two streams");

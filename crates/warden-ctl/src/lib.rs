@@ -43,9 +43,15 @@
 //!
 //! # Extensions
 //!
-//! - `--json` (before the command, or among the arguments of `status`,
-//!   `pid`, `avail`, `reread` and `tail`) prints one JSON document instead
-//!   of text; exit codes do not change.
+//! - `--json` (before the command, or among its arguments) prints one JSON
+//!   document instead of text; exit codes do not change. `status`, `pid`,
+//!   `avail`, `reread`, `tail` and `events` have documents of their own; for
+//!   every other command (`start`, `stop`, `restart`, `signal`, `clear`,
+//!   `update`, `add`, `remove`, `reload`, `shutdown`, `version`, `maintail`,
+//!   `wait`) the lines it prints become
+//!   `{"command", "exit_status", "results": [{"name", "ok", "message"}], "lines"}`.
+//! - `events [--json]` follows `warden supervise`'s event stream
+//!   (`/api/v1/events`): one line (or JSON object) per change, until Ctrl-C.
 //! - `wait [--timeout S] NAME... [--for running|stopped]` polls until every
 //!   named process is RUNNING (or stopped): exit 0 when reached, 1 at the
 //!   timeout (default 30 s), 3 if a process went FATAL while waiting for
@@ -118,8 +124,11 @@ actions.
 
 const WARDEN_DOC: &str = "
 warden additions:
---json -- print JSON for status, pid, avail, reread and tail
-     (also accepted after those commands)
+--json -- print JSON: for status, pid, avail, reread, tail and events their
+     own documents; for the other commands the lines they print as
+     {command, exit_status, results: [{name, ok, message}], lines}
+     (also accepted after the command)
+events [--json] -- follow the supervisor's events (warden supervise only)
 wait [--timeout S] NAME... [--for running|stopped] -- wait for processes
      (exit 0 reached, 1 timeout, 3 went FATAL, 4 cannot connect)
 status --strict -- exit 3 unless every listed process is RUNNING

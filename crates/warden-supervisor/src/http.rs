@@ -389,6 +389,16 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
             return tail(Some((Namespec::parse(name), channel)), shared).await;
         }
     }
+    if path == "/metrics" && req.method() == hyper::Method::GET {
+        return match crate::metrics::render(&shared.rpc.handle, shared.web.started()).await {
+            Some(text) => full(StatusCode::OK, "text/plain; version=0.0.4", text),
+            None => full(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "shutting down",
+            ),
+        };
+    }
     if crate::web::serves(req.method(), &path) {
         return crate::web::answer(req, &shared.web, shared.max_body).await;
     }
@@ -460,7 +470,7 @@ pub(crate) async fn follow(sink: Rc<Sink>, tx: mpsc::Sender<Bytes>, back: u64) {
             // At most 64 KiB at a time: a slow reader of a flooding program
             // costs one chunk of memory, not the whole backlog.
             let chunk = (len - pos).min(64 * 1024);
-            match crate::core::logs::read_at(sink.path(), pos, Some(chunk)) {
+            match sink.read_chunk(pos, chunk) {
                 Ok(data) if !data.is_empty() => {
                     pos += data.len() as u64;
                     if tx.send(Bytes::from(data)).await.is_err() {

@@ -26,9 +26,13 @@
 //!          │     ApiError): http.rs routes bytes; xmlrpc.rs translates
 //!          │     supervisord's XML-RPC; web/ serves supervisord's page
 //!          │     URLs and the live dashboard (server-sent events from a
-//!          │     subscription); /logtail follows a log
+//!          │     subscription); web/v1.rs is the JSON API /api/v1 and
+//!          │     its resumable event stream; metrics.rs answers /metrics
+//!          │     (read at scrape time); /logtail follows a log
 //!          ├─ capture tasks (core/logs.rs): one per child pipe, into the log
-//!          │     sinks, and output events while somebody subscribes
+//!          │     sinks (warden's line formats: core/logfmt.rs; a ring of
+//!          │     recent output when the log is no file: core/ring.rs), and
+//!          │     output events while somebody subscribes
 //!          ├─ probes.rs (only with warden's `ready=`/`healthcheck=`): probe
 //!          │     tasks and the $NOTIFY_SOCKET, results fed back as
 //!          │     Engine::probed / Engine::notified (core/health.rs)
@@ -101,6 +105,7 @@
 pub mod core;
 pub mod http;
 pub mod listeners;
+pub mod metrics;
 pub mod os;
 pub mod pid1;
 pub mod probes;

@@ -221,6 +221,12 @@ impl Launcher for OsLauncher {
             capture_maxbytes: usize::try_from(lc.capture_maxbytes).unwrap_or(0),
             tap,
             syslog: lc.syslog,
+            format: crate::core::logfmt::LineFormat {
+                timestamps: lc.timestamps,
+                json: lc.format == warden_config::LogFormat::Json,
+            },
+            rotate: lc.rotate,
+            compress: lc.compress,
         };
         let mut pipes = Vec::with_capacity(2);
         if let Ok(rx) = tokio::net::unix::pipe::Receiver::from_owned_fd(out_r) {

@@ -176,6 +176,13 @@ fn a_program_whose_health_check_fails_is_restarted_and_said_unhealthy() {
     });
     assert!(said.contains("RUNNING"), "{said}");
     assert!(said.contains("failed: exit status 1)"), "{said}");
+    // /metrics says so too (while it lasts: the restart resets the count)
+    let metrics = w.http("GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let failures = metrics
+        .lines()
+        .find(|l| l.starts_with("warden_process_health_failures{") && l.contains("name=\"api\""))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<i64>().ok());
+    assert!(failures.is_some_and(|n| n >= 1), "{metrics}");
     let second = wait_for(Duration::from_secs(15), "a new pid", || {
         w.running_pid("api").filter(|p| *p != first)
     });

@@ -8,7 +8,7 @@ const HELP_TOPICS: &str = "\ndefault commands (type help <topic>):\n============
 /// warden's own commands, listed after supervisorctl's when called as
 /// `warden ctl` (as `supervisorctl` the listing stays supervisorctl's).
 const WARDEN_TOPICS: &str =
-    "warden commands (type help <topic>):\n====================================\nwait\n\n";
+    "warden commands (type help <topic>):\n====================================\nevents  wait\n\n";
 
 impl Ctl {
     pub(super) fn do_help(&mut self, arg: &str) -> R<()> {
@@ -55,6 +55,7 @@ impl Ctl {
             "version" => "version\t\t\tShow the version of the remote supervisord process",
             "fg" => "fg <process>\tConnect to a process in foreground mode\n\t\tCtrl-C to exit",
             // warden extensions.
+            "events" => "events [--json]\t\tFollow the supervisor's events (process states,\n\t\t\tgroups, the supervisor's state) until Ctrl-C: one line,\n\t\t\tor one JSON object with --json, per event.",
             "wait" => "wait [--timeout S] <name>... [--for running|stopped]\n\t\t\tWait until every named process (name, group:*, all) is\n\t\t\tRUNNING (default) or stopped. Exit 0 when reached, 1 at\n\t\t\tthe timeout (default 30 s), 3 if a process went FATAL while\n\t\t\twaiting for running, 4 if the server cannot be reached.",
             _ => return false,
         };

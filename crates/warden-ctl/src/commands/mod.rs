@@ -8,8 +8,10 @@
 mod add;
 mod avail;
 mod clear;
+mod events;
 mod fg;
 mod help;
+mod json;
 mod maintail;
 mod open;
 mod pid;
@@ -43,11 +45,32 @@ impl Ctl {
     /// such command, `Some(Ok(true))` when the shell should stop.
     pub(crate) fn dispatch(&mut self, cmd: &str, arg: &str) -> Option<R<bool>> {
         // The commands that accept warden's `--json` anywhere in their words.
-        if matches!(cmd, "status" | "pid" | "avail" | "reread" | "tail") {
+        if matches!(
+            cmd,
+            "status" | "pid" | "avail" | "reread" | "tail" | "events"
+        ) {
             let arg = self.take_json(arg);
             return self.dispatch_plain(cmd, &arg);
         }
-        self.dispatch_plain(cmd, arg)
+        // The others print supervisorctl's lines; with --json those lines
+        // become one document (json.rs).
+        let converts = !matches!(cmd, "help" | "EOF" | "quit" | "exit" | "fg" | "open");
+        let arg = if converts {
+            self.take_json(arg)
+        } else {
+            arg.to_string()
+        };
+        if !(converts && self.json) {
+            return self.dispatch_plain(cmd, &arg);
+        }
+        let mark = self.out.len();
+        let r = self.dispatch_plain(cmd, &arg);
+        if matches!(r, Some(Ok(_))) {
+            let text = String::from_utf8_lossy(&self.out.split_off(mark)).into_owned();
+            let doc = json::document(cmd, &text, self.exitstatus);
+            self.output(&doc.to_string());
+        }
+        r
     }
 
     fn dispatch_plain(&mut self, cmd: &str, arg: &str) -> Option<R<bool>> {
@@ -77,6 +100,7 @@ impl Ctl {
             "version" => self.do_version(arg),
             "open" => self.do_open(arg),
             "wait" => self.do_wait(arg),
+            "events" => self.do_events(arg),
             _ => return None,
         };
         Some(r.map(|()| false))
@@ -184,6 +208,17 @@ impl Ctl {
     fn follow(&mut self, path: &str) -> R<()> {
         self.output("==> Press Ctrl-C to exit <==");
         self.flush();
+        self.follow_with(path, |data| {
+            let mut so = io::stdout().lock();
+            // Stop following when nobody reads any more.
+            so.write_all(data).and_then(|()| so.flush()).is_ok()
+        })
+    }
+
+    /// Streams `GET path` into `each` (which returns false to stop) until
+    /// Ctrl-C, the end of the stream or an error (reported as supervisorctl
+    /// reports a failed tail).
+    fn follow_with(&mut self, path: &str, mut each: impl FnMut(&[u8]) -> bool) -> R<()> {
         let flag = self.interrupted.clone();
         flag.store(false, Ordering::SeqCst);
         let id = signal_hook::flag::register(signal_hook::consts::SIGINT, flag.clone()).ok();
@@ -195,9 +230,7 @@ impl Ctl {
         match http::get_stream(&ep, path, auth.as_deref(), Some(interrupt)) {
             Ok(mut s) => {
                 while let Ok(Some(data)) = s.next_data() {
-                    let mut so = io::stdout().lock();
-                    // Stop following when nobody reads any more.
-                    if so.write_all(&data).and_then(|()| so.flush()).is_err() {
+                    if !each(&data) {
                         break;
                     }
                 }

@@ -166,6 +166,13 @@ pub struct ProcessView {
     /// cannot be written), the program is unhealthy (its health checks
     /// fail).
     pub log_failure: Option<String>,
+    /// Spawns attempted over the supervisor's life.
+    pub starts: u64,
+    /// Bytes written to its log files over the supervisor's life.
+    pub log_bytes: u64,
+    /// With warden's `healthcheck=`: failed checks in a row (0: healthy);
+    /// `None` without health checks.
+    pub health_failures: Option<i64>,
 }
 
 /// A process of the last config read, and whether its group is in use.

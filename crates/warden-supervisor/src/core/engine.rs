@@ -92,6 +92,8 @@ pub(in crate::core) struct Proc {
     pub(in crate::core) start_wall: i64,
     /// Wall time of the last stop, 0 if never.
     pub(in crate::core) stop_wall: i64,
+    /// Spawns attempted over the supervisor's life.
+    pub(in crate::core) starts: u64,
     pub(in crate::core) stdout_path: Option<PathBuf>,
     pub(in crate::core) stderr_path: Option<PathBuf>,
     pub(in crate::core) stdout: Option<Rc<Sink>>,
@@ -527,6 +529,7 @@ impl Engine {
                 cfg,
                 fsm: Fsm::default(),
                 start_wall: 0,
+                starts: 0,
                 stop_wall: 0,
                 stdout_path,
                 stderr_path,
@@ -796,6 +799,7 @@ impl Engine {
                 Effect::Spawn => {
                     if let Some(p) = self.procs.get_mut(&id) {
                         p.start_wall = wall;
+                        p.starts += 1;
                     }
                     match self.spawn(id) {
                         Ok(pid) => {

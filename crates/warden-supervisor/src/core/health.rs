@@ -281,6 +281,13 @@ impl Engine {
         }
     }
 
+    /// Failed health checks in a row, for a process with `healthcheck=`.
+    pub(in crate::core) fn health_failures(&self, id: ProcId) -> Option<i64> {
+        let p = self.procs.get(&id)?;
+        p.cfg.lifecycle.healthcheck.as_ref()?;
+        Some(p.probes.failures)
+    }
+
     /// "unhealthy (3 checks failed: connection refused)" while health
     /// checks fail, for the process description.
     pub(in crate::core) fn health_note(&self, id: ProcId) -> Option<String> {

@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::core::events::{Bus, EventKind};
+use crate::core::logfmt::{Formatter, LineFormat};
+use crate::core::ring::Ring;
+pub use warden_config::LogRotate;
 use warden_types::Channel;
 
 /// Main-log levels.
@@ -41,10 +44,66 @@ pub struct Sink {
     maxbytes: u64,
     backups: u32,
     size: Cell<u64>,
+    /// Bytes written since the sink was opened (for metrics).
+    written: Cell<u64>,
     /// Woken on every write and reopen.
     pub notify: tokio::sync::Notify,
     /// The error of the current episode of failed writes, if any.
     failure: RefCell<Option<String>>,
+    /// The recent output, when the log is not a regular file (a terminal,
+    /// a pipe: `/dev/stdout`) and cannot be read back.
+    ring: Option<RefCell<Ring>>,
+    /// Rotation by time and compression (see [`Sink::set_policy`]).
+    policy: Cell<Policy>,
+}
+
+/// warden's rotation keys for one log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Policy {
+    rotate: LogRotate,
+    compress: bool,
+    /// The period (local day or hour) the file was started in.
+    period: i64,
+    /// Before this Unix time the period cannot have changed.
+    next_check: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            rotate: LogRotate::Size,
+            compress: false,
+            period: 0,
+            next_check: i64::MAX,
+        }
+    }
+}
+
+/// The local day (`YYYYMMDD`) or hour (`YYYYMMDDHH`) of Unix time `now`.
+fn period_of(rotate: LogRotate, now: i64) -> i64 {
+    let t = warden_sys::clock::local_time(now);
+    let day = i64::from(t.year) * 10_000 + i64::from(t.month) * 100 + i64::from(t.day);
+    match rotate {
+        LogRotate::Hourly => day * 100 + i64::from(t.hour),
+        _ => day,
+    }
+}
+
+/// Gzips `src` into `src.gz` (through a temporary name), then removes it.
+fn gzip(src: &Path) -> std::io::Result<()> {
+    let dst = PathBuf::from(format!("{}.gz", src.display()));
+    let tmp = PathBuf::from(format!("{}.gz.tmp", src.display()));
+    let mut input = File::open(src)?;
+    let out = warden_sys::fs::open_protected(
+        &tmp,
+        OpenOptions::new().create(true).write(true).truncate(true),
+        0,
+    )?;
+    let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+    std::io::copy(&mut input, &mut enc)?;
+    enc.finish()?.sync_all()?;
+    std::fs::rename(&tmp, &dst)?;
+    std::fs::remove_file(src)
 }
 
 impl std::fmt::Debug for Sink {
@@ -65,8 +124,13 @@ impl Sink {
             maxbytes: u64::try_from(maxbytes).unwrap_or(0),
             backups: u32::try_from(backups).unwrap_or(0),
             size: Cell::new(0),
+            written: Cell::new(0),
             notify: tokio::sync::Notify::new(),
             failure: RefCell::new(None),
+            ring: std::fs::metadata(path)
+                .is_ok_and(|m| !m.is_file())
+                .then(|| RefCell::new(Ring::default())),
+            policy: Cell::new(Policy::default()),
         };
         s.reopen()?;
         Ok(Rc::new(s))
@@ -114,6 +178,9 @@ impl Sink {
 
     /// Deletes the file and starts a new one (supervisord's `removelogs`).
     pub fn clear(&self) -> std::io::Result<()> {
+        if let Some(r) = &self.ring {
+            r.borrow_mut().clear();
+        }
         if self.path.exists() && !self.is_regular() {
             // `/dev/stdout` and friends are never deleted
             return Ok(());
@@ -134,6 +201,9 @@ impl Sink {
         if data.is_empty() {
             return None;
         }
+        if let Some(r) = &self.ring {
+            r.borrow_mut().push(data);
+        }
         if self.file.borrow().is_none() {
             if let Err(e) = self.reopen() {
                 return self.failed(&e);
@@ -146,6 +216,7 @@ impl Sink {
         let report = match written {
             Ok(()) => {
                 self.size.set(self.size.get() + data.len() as u64);
+                self.written.set(self.written.get() + data.len() as u64);
                 self.failure.borrow_mut().take();
                 None
             }
@@ -177,22 +248,99 @@ impl Sink {
             drop(f);
             return self.reopen();
         }
+        let compress = self.policy.get().compress;
+        // compressed backups (`log.N.gz`) move along with plain ones
+        let suffixes: &[&str] = if compress { &["", ".gz"] } else { &[""] };
         for i in (1..self.backups).rev() {
-            let src = format!("{base}.{i}");
-            let dst = format!("{base}.{}", i + 1);
-            if Path::new(&src).exists() {
-                let _ = std::fs::remove_file(&dst);
-                std::fs::rename(&src, &dst)?;
+            for ext in suffixes {
+                let src = format!("{base}.{i}{ext}");
+                let dst = format!("{base}.{}{ext}", i + 1);
+                if Path::new(&src).exists() {
+                    let _ = std::fs::remove_file(&dst);
+                    std::fs::rename(&src, &dst)?;
+                }
             }
         }
         let dst = format!("{base}.1");
         let _ = std::fs::remove_file(&dst);
+        if compress {
+            let _ = std::fs::remove_file(format!("{dst}.gz"));
+        }
         std::fs::rename(&self.path, &dst)?;
+        if compress {
+            // off the engine's thread: a large log takes a while to gzip
+            let dst = PathBuf::from(dst);
+            std::thread::spawn(move || {
+                let _ = gzip(&dst);
+            });
+        }
         self.reopen()
     }
 
-    /// The current size of the file on disk.
+    /// Sets warden's rotation keys: `rotate` by time (besides `maxbytes`)
+    /// and `compress` for rotated files; `now` is the Unix time.
+    pub fn set_policy(&self, rotate: LogRotate, compress: bool, now: i64) {
+        let p = self.policy.get();
+        if p.rotate == rotate && p.compress == compress {
+            return;
+        }
+        self.policy.set(Policy {
+            rotate,
+            compress,
+            period: period_of(rotate, now),
+            next_check: if rotate == LogRotate::Size {
+                i64::MAX
+            } else {
+                now
+            },
+        });
+    }
+
+    /// Rotates when the day or hour changed since the file was started
+    /// (with `*_logfile_rotate`); `now` is the Unix time. Cheap: the local
+    /// time is worked out at most once a minute.
+    pub fn tick(&self, now: i64) {
+        let mut p = self.policy.get();
+        if now < p.next_check {
+            return;
+        }
+        p.next_check = now - now.rem_euclid(60) + 60;
+        let period = period_of(p.rotate, now);
+        let changed = period != p.period;
+        p.period = period;
+        self.policy.set(p);
+        if changed && self.size.get() > 0 {
+            let _ = self.rotate();
+        }
+    }
+
+    /// The in-memory ring of a log that is not a regular file.
+    pub fn ring(&self) -> Option<std::cell::Ref<'_, Ring>> {
+        self.ring.as_ref().map(RefCell::borrow)
+    }
+
+    /// Up to `max` bytes at `pos` (from the ring when there is one).
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read.
+    pub fn read_chunk(&self, pos: u64, max: u64) -> std::io::Result<Vec<u8>> {
+        match self.ring() {
+            Some(r) => Ok(r.slice(pos, max)),
+            None => read_at(&self.path, pos, Some(max)),
+        }
+    }
+
+    /// Bytes written since the sink was opened.
+    pub fn written(&self) -> u64 {
+        self.written.get()
+    }
+
+    /// The current size of the file on disk (of the ring's virtual file).
     pub fn len(&self) -> u64 {
+        if let Some(r) = self.ring() {
+            return r.total();
+        }
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
@@ -246,6 +394,17 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> (Vec<u8>, i64, bool) 
         return (Vec::new(), offset, false);
     };
     let sz = i64::try_from(meta.len()).unwrap_or(i64::MAX);
+    let (offset, length, overflow) = tail_window(sz, offset, length);
+    let data = if length == 0 {
+        Vec::new()
+    } else {
+        read_at(path, offset.unsigned_abs(), Some(length.unsigned_abs())).unwrap_or_default()
+    };
+    (data, sz, overflow)
+}
+
+/// `tailFile`'s window of a file of `sz` bytes: (offset, length, overflow).
+pub(crate) fn tail_window(sz: i64, offset: i64, length: i64) -> (i64, i64, bool) {
     let (mut offset, mut length) = (offset, length);
     let mut overflow = false;
     if sz > offset.saturating_add(length) {
@@ -258,14 +417,7 @@ pub fn tail_file(path: &Path, offset: i64, length: i64) -> (Vec<u8>, i64, bool) 
         }
         offset = sz - length;
     }
-    offset = offset.max(0);
-    length = length.max(0);
-    let data = if length == 0 {
-        Vec::new()
-    } else {
-        read_at(path, offset.unsigned_abs(), Some(length.unsigned_abs())).unwrap_or_default()
-    };
-    (data, sz, overflow)
+    (offset.max(0), length.max(0), overflow)
 }
 
 /// The daemon's own log: `YYYY-MM-DD HH:MM:SS,mmm LEVEL message`.
@@ -351,6 +503,11 @@ pub fn timestamp() -> String {
     )
 }
 
+fn unix_secs(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Receives a process's raw stdout chunks: (group, process, pid, bytes).
 /// The event listener protocol reads listeners' stdout this way.
 pub type Tap = Rc<dyn Fn(&str, &str, i32, &[u8])>;
@@ -386,6 +543,12 @@ pub struct Stream {
     pub tap: Option<Tap>,
     /// `*_syslog`: its output also goes to the local syslog.
     pub syslog: bool,
+    /// `*_logfile_timestamps`, `*_logfile_format`.
+    pub format: LineFormat,
+    /// `*_logfile_rotate`.
+    pub rotate: LogRotate,
+    /// `*_logfile_compress`.
+    pub compress: bool,
 }
 
 impl std::fmt::Debug for Origin {
@@ -413,6 +576,10 @@ struct Recorder {
     pending: Vec<u8>,
     capturing: bool,
     captured: Vec<u8>,
+    /// warden's line formats, when the program asked for one.
+    fmt: Option<Formatter>,
+    /// The log rotates by time too.
+    timed: bool,
 }
 
 impl Recorder {
@@ -505,6 +672,14 @@ impl Recorder {
             self.captured.drain(..over);
         } else {
             if let Some(s) = &self.sink {
+                let now = (self.fmt.is_some() || self.timed).then(std::time::SystemTime::now);
+                if let (true, Some(now)) = (self.timed, now) {
+                    s.tick(unix_secs(now));
+                }
+                let data = match (&mut self.fmt, now) {
+                    (Some(f), Some(now)) => f.format(data, now),
+                    _ => data,
+                };
                 if let Some(e) = s.write(data) {
                     o.log
                         .log(Level::Warn, &format!("'{}' output lost: {e}", o.name));
@@ -616,6 +791,15 @@ pub async fn capture(origin: Rc<Origin>, pipes: Vec<Pipe>) {
     let mut open: Vec<(tokio::net::unix::pipe::Receiver, Recorder)> = pipes
         .into_iter()
         .map(|p| {
+            let st = &p.stream;
+            let timed = st.rotate != LogRotate::Size;
+            let fmt = (st.format.timestamps || st.format.json)
+                .then(|| Formatter::new(st.format, &origin.name, st.channel.name()));
+            if let Some(s) = &p.sink {
+                let now = unix_secs(std::time::SystemTime::now());
+                s.set_policy(st.rotate, st.compress, now);
+                s.tick(now);
+            }
             let rec = Recorder {
                 origin: origin.clone(),
                 stream: p.stream,
@@ -623,6 +807,8 @@ pub async fn capture(origin: Rc<Origin>, pipes: Vec<Pipe>) {
                 pending: Vec::new(),
                 capturing: false,
                 captured: Vec::new(),
+                fmt,
+                timed,
             };
             (p.rx, rec)
         })
@@ -662,6 +848,9 @@ pub async fn capture(origin: Rc<Origin>, pipes: Vec<Pipe>) {
             // what is left at EOF is output too
             let rest = std::mem::take(&mut rec.pending);
             rec.log(&rest);
+            if let (Some(f), Some(s)) = (&mut rec.fmt, &rec.sink) {
+                let _ = s.write(f.finish());
+            }
         }
     }
 }
@@ -715,6 +904,98 @@ mod tests {
         assert!(dir.join("f.log.1").exists());
         assert_eq!(s.len(), 0);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Waits up to 10 s for `p` to exist.
+    fn appears(p: &Path) -> bool {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !p.exists() {
+            if std::time::Instant::now() > end {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        true
+    }
+
+    fn zcat(p: &Path) -> Vec<u8> {
+        let out = std::process::Command::new("gzip")
+            .arg("-dc")
+            .arg(p)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gzip -dc {}", p.display());
+        out.stdout
+    }
+
+    #[test]
+    fn rotates_by_the_clock_and_gzips_off_the_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.log");
+        let s = Sink::open(&p, 0, 3).unwrap();
+        // an injected clock: local noon of some day
+        let mut t: i64 = 1_796_205_481;
+        while warden_sys::clock::local_time(t).hour != 12 {
+            t += 3600;
+        }
+        s.set_policy(LogRotate::Daily, true, t);
+        s.tick(t);
+        s.write(b"day one\n");
+        s.tick(t + 60);
+        s.tick(t + 6 * 3600); // 18:00, the same day
+        assert!(!dir.path().join("d.log.1").exists());
+        assert!(!dir.path().join("d.log.1.gz").exists());
+        s.tick(t + 24 * 3600); // the next day
+        s.write(b"day two\n");
+        let gz1 = dir.path().join("d.log.1.gz");
+        assert!(appears(&gz1), "the rotated file is gzipped");
+        let st = std::process::Command::new("gzip")
+            .arg("-t")
+            .arg(&gz1)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_eq!(zcat(&gz1), b"day one\n");
+        assert_eq!(std::fs::read(&p).unwrap(), b"day two\n");
+        // a quiet day rotates nothing; the next write's day does
+        s.tick(t + 2 * 24 * 3600);
+        let gz2 = dir.path().join("d.log.2.gz");
+        assert!(appears(&gz2));
+        assert!(appears(&gz1));
+        assert_eq!(zcat(&gz2), b"day one\n");
+        assert_eq!(zcat(&gz1), b"day two\n");
+        assert_eq!(std::fs::read(&p).unwrap(), b"");
+        // no leftovers of the compression
+        assert!(!dir.path().join("d.log.1").exists());
+        assert!(!dir.path().join("d.log.1.gz.tmp").exists());
+
+        // hourly, without compression
+        let h = dir.path().join("h.log");
+        let s = Sink::open(&h, 0, 2).unwrap();
+        let t = t - t.rem_euclid(3600);
+        s.set_policy(LogRotate::Hourly, false, t);
+        s.write(b"noon\n");
+        s.tick(t + 59 * 60);
+        assert!(!dir.path().join("h.log.1").exists());
+        s.tick(t + 3600);
+        assert_eq!(
+            std::fs::read(dir.path().join("h.log.1")).unwrap(),
+            b"noon\n"
+        );
+    }
+
+    #[test]
+    fn a_log_that_is_no_file_keeps_a_ring() {
+        // a character device, as /dev/stdout is in a container
+        let s = Sink::open(Path::new("/dev/null"), 0, 0).unwrap();
+        s.write(b"hello ");
+        s.write(b"world\n");
+        assert_eq!(s.len(), 12);
+        assert_eq!(s.ring().unwrap().read(-6, 0).unwrap(), b"world\n");
+        assert_eq!(s.read_chunk(6, 100).unwrap(), b"world\n");
+        s.clear().unwrap();
+        assert_eq!(s.len(), 0);
+        assert!(Path::new("/dev/null").exists());
     }
 
     #[test]

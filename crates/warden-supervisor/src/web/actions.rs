@@ -10,7 +10,7 @@ use crate::core::handle::Handle;
 use crate::web::Form;
 
 /// Runs a call; the engine being gone is a shutdown error.
-async fn call(handle: &Handle, req: Request) -> Result<Reply, ApiError> {
+pub(crate) async fn call(handle: &Handle, req: Request) -> Result<Reply, ApiError> {
     handle
         .call(req)
         .await

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use warden_types::Namespec;
 
 use crate::core::api::{Channel, ErrorKind, ProcessView, Reply, Request};
-use crate::core::events::{Delivery, EventKind, Interest};
+use crate::core::events::{Delivery, EventKind, Interest, Subscription};
 use crate::core::handle::Handle;
 use crate::http::{full, Body, ChanBody};
 use crate::web::{unix_now, Form, Web};
@@ -46,7 +46,7 @@ fn frame(event: &str, data: &Value) -> Bytes {
 }
 
 /// A process as the page sees it.
-fn process_json(v: &ProcessView) -> Value {
+pub(crate) fn process_json(v: &ProcessView) -> Value {
     let info = warden_xmlrpc::info::ProcessInfo {
         name: v.name.clone(),
         group: v.group.clone(),
@@ -117,7 +117,7 @@ pub(crate) async fn snapshot(web: &Web) -> Option<Value> {
     }))
 }
 
-fn event_stream(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
+pub(crate) fn event_stream(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
     Response::builder()
         .status(StatusCode::OK)
         .header("Content-Type", "text/event-stream")
@@ -125,6 +125,31 @@ fn event_stream(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
         .header("X-Accel-Buffering", "no")
         .body(ChanBody(rx).boxed_unsync())
         .unwrap_or_else(|_| full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", ""))
+}
+
+/// The interval of [`next_or_ping`], its first (immediate) tick taken.
+pub(crate) async fn pinger() -> tokio::time::Interval {
+    let mut ping = tokio::time::interval(PING);
+    ping.tick().await;
+    ping
+}
+
+/// The next event of `sub`, sending a comment line to `tx` every [`PING`]
+/// meanwhile; `None` once the client is gone.
+pub(crate) async fn next_or_ping(
+    sub: &Subscription,
+    tx: &mpsc::Sender<Bytes>,
+    ping: &mut tokio::time::Interval,
+) -> Option<Delivery> {
+    loop {
+        tokio::select! {
+            d = sub.next() => return Some(d),
+            _ = ping.tick() => {
+                tx.send(Bytes::from_static(b": ping\n\n")).await.ok()?;
+            }
+            () = tx.closed() => return None,
+        }
+    }
 }
 
 /// `GET /api/events`.
@@ -139,18 +164,10 @@ pub(crate) fn status_stream(web: Rc<Web>) -> Response<Body> {
         if tx.send(frame("snapshot", &snap)).await.is_err() {
             return;
         }
-        let mut ping = tokio::time::interval(PING);
-        ping.tick().await;
+        let mut ping = pinger().await;
         loop {
-            let first = tokio::select! {
-                d = sub.next() => d,
-                _ = ping.tick() => {
-                    if tx.send(Bytes::from_static(b": ping\n\n")).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                () = tx.closed() => return,
+            let Some(first) = next_or_ping(&sub, &tx, &mut ping).await else {
+                return;
             };
             tokio::time::sleep(GATHER).await;
             let mut burst = Burst::default();

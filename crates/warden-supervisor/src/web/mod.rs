@@ -11,6 +11,8 @@
 //!                            change from a subscription (events.rs)
 //! GET  /api/log?name=|main=1 server-sent events: a log, followed live
 //! POST /api/action           the dashboard's actions (JSON, same origin)
+//! /api/v1/...                the documented JSON API and its event stream
+//!                            (v1.rs, described by /api/v1/openapi.json)
 //! ```
 //!
 //! # Cross-site requests
@@ -26,6 +28,7 @@
 
 pub mod actions;
 mod events;
+pub mod v1;
 
 use std::rc::Rc;
 
@@ -47,6 +50,8 @@ const APP_CSS: &str = include_str!("assets/app.css");
 pub struct Web {
     handle: Handle,
     started: i64,
+    /// The change events kept for `/api/v1/events` resumption.
+    v1: Rc<v1::Backlog>,
 }
 
 impl Web {
@@ -54,20 +59,31 @@ impl Web {
     #[must_use]
     pub fn new(handle: Handle) -> Web {
         Web {
+            v1: v1::Backlog::start(&handle),
             handle,
             started: unix_now(),
         }
     }
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+impl Web {
+    /// When the supervisor started, Unix seconds.
+    pub(crate) fn started(&self) -> i64 {
+        self.started
+    }
+}
+
 /// Whether this adapter answers `method` on `path`.
 pub(crate) fn serves(method: &Method, path: &str) -> bool {
+    if path.starts_with("/api/v1/") {
+        return v1::serves(method, path);
+    }
     let get = method == Method::GET;
     match path {
         "/" | "/index.html" => get || method == Method::POST,
@@ -219,6 +235,9 @@ pub(crate) async fn answer(
         Bytes::new()
     };
     let h = &parts.headers;
+    if path.starts_with("/api/v1/") {
+        return v1::answer(web, &parts.method, &path, &query, h, &body).await;
+    }
     match path.as_str() {
         "/" | "/index.html" => {
             let form = Form::parse(&query, if is_json(h) { b"" } else { &body });

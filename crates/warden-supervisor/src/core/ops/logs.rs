@@ -6,7 +6,7 @@ use warden_types::Namespec;
 
 use crate::core::api::{ApiError, Channel, ErrorKind, Reply, Target};
 use crate::core::engine::{Answer, Engine, ProcId};
-use crate::core::logs::{read_file, tail_file};
+use crate::core::logs::{read_file, tail_file, Sink};
 
 fn read_error(w: &str) -> ApiError {
     ApiError::bare(if w == "BAD_ARGUMENTS" {
@@ -60,6 +60,17 @@ fn path_of(e: &Engine, id: ProcId, channel: Channel) -> Option<PathBuf> {
     }
 }
 
+/// The in-memory ring of a log that is not a regular file (`/dev/stdout`).
+fn ring_of(e: &Engine, id: ProcId, channel: Channel) -> Option<std::rc::Rc<Sink>> {
+    let p = &e.procs[&id];
+    let sink = match channel {
+        Channel::Stdout => p.stdout.clone(),
+        Channel::Stderr => p.stderr.clone(),
+    }?;
+    let has_ring = sink.ring().is_some();
+    has_ring.then_some(sink)
+}
+
 /// `readProcessStdoutLog` / `readProcessStderrLog`.
 pub(super) fn read(
     e: &Engine,
@@ -69,6 +80,13 @@ pub(super) fn read(
     length: i64,
 ) -> Result<Reply, ApiError> {
     let id = process(e, spec)?;
+    if let Some(sink) = ring_of(e, id, channel) {
+        let ring = sink.ring();
+        return ring
+            .map_or(Ok(Vec::new()), |r| r.read(offset, length))
+            .map(Reply::Bytes)
+            .map_err(read_error);
+    }
     let path = path_of(e, id, channel);
     let Some(path) = path.as_ref().filter(|p| p.exists()) else {
         // supervisord's RPCError(NO_FILE, None) is just `NO_FILE`.
@@ -93,6 +111,16 @@ pub(super) fn tail(
     let id = process(e, spec)?;
     if offset < 0 || length < 0 {
         return Err(ApiError::bare(ErrorKind::BadArguments));
+    }
+    if let Some(sink) = ring_of(e, id, channel) {
+        let (data, offset, overflow) = sink
+            .ring()
+            .map_or((Vec::new(), 0, false), |r| r.tail(offset, length));
+        return Ok(Reply::Tail {
+            data,
+            offset,
+            overflow,
+        });
     }
     let Some(path) = path_of(e, id, channel).filter(|p| p.exists()) else {
         return Ok(Reply::Tail {

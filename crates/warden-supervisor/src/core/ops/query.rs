@@ -26,6 +26,12 @@ fn view(e: &Engine, id: ProcId) -> ProcessView {
         stdout_logfile: p.stdout_path.clone(),
         stderr_logfile: p.stderr_path.clone(),
         pid: p.fsm.pid.unwrap_or(0),
+        starts: p.starts,
+        log_bytes: [&p.stdout, &p.stderr]
+            .into_iter()
+            .flatten()
+            .map(|s| s.written())
+            .sum(),
         log_failure: [&p.stdout, &p.stderr]
             .into_iter()
             .flatten()
@@ -33,6 +39,7 @@ fn view(e: &Engine, id: ProcId) -> ProcessView {
             .into_iter()
             .chain(e.health_note(id))
             .reduce(|a, b| format!("{a}; {b}")),
+        health_failures: e.health_failures(id),
     }
 }
 
