@@ -37,6 +37,26 @@ impl Engine {
         out
     }
 
+    /// `id` and what it depends on, transitively, that is not RUNNING, in
+    /// start order (what is depended on first, `id` last).
+    pub(in crate::core) fn deps_to_start(&self, id: ProcId) -> Vec<ProcId> {
+        fn visit(e: &Engine, id: ProcId, seen: &mut Vec<ProcId>, out: &mut Vec<ProcId>) {
+            if seen.contains(&id) {
+                return;
+            }
+            seen.push(id);
+            for d in e.deps_of(id) {
+                if e.procs[&d].fsm.state != State::Running {
+                    visit(e, d, seen, out);
+                }
+            }
+            out.push(id);
+        }
+        let mut out = Vec::new();
+        visit(self, id, &mut Vec::new(), &mut out);
+        out
+    }
+
     /// Everything `id` depends on is RUNNING.
     pub(in crate::core) fn deps_ready(&self, id: ProcId) -> bool {
         self.deps_of(id)

@@ -833,3 +833,47 @@ fn a_stop_by_hand_outlives_a_reload_and_a_start_by_hand_ends_it() {
     h.exit("web", sigterm);
     assert_eq!(h.state("web"), ProcessState::Running);
 }
+
+#[test]
+fn starting_one_program_starts_what_it_depends_on_first() {
+    let mut h = Harness::new(
+        &[
+            program("db", "autostart=false\nstartsecs=2"),
+            program("cache", "autostart=false\nstartsecs=1\ndepends_on=db"),
+            program("api", "autostart=false\nstartsecs=0\ndepends_on=cache"),
+        ]
+        .concat(),
+    );
+    let mut rx = h.call(Request::Start {
+        target: Target::Spec(Namespec::parse("api")),
+        wait: true,
+    });
+    assert_eq!(h.spawn_times("db"), [0], "db first");
+    assert!(h.spawn_times("cache").is_empty(), "cache waits for db");
+    assert!(h.spawn_times("api").is_empty(), "api waits for cache");
+    assert!(pending(&mut rx));
+    h.advance(2001);
+    assert_eq!(h.spawn_times("cache"), [2001]);
+    assert!(h.spawn_times("api").is_empty());
+    h.advance(3002);
+    assert_eq!(h.spawn_times("api"), [3002]);
+    assert!(matches!(rx.try_recv(), Ok(Ok(Reply::Ok))));
+    // everything it needs already runs: a plain start
+    let _ = h.now(Request::Stop {
+        target: Target::Spec(Namespec::parse("api")),
+        wait: false,
+    });
+    h.exit(
+        "api",
+        Exit::Signaled {
+            signal: 15,
+            core_dumped: false,
+        },
+    );
+    let _ = h.now(Request::Start {
+        target: Target::Spec(Namespec::parse("api")),
+        wait: false,
+    });
+    assert_eq!(h.spawn_times("api"), [3002, 3002]);
+    assert_eq!(h.spawn_times("db"), [0]);
+}

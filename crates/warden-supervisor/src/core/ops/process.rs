@@ -77,19 +77,55 @@ pub(super) fn start(e: &mut Engine, target: &Target, wait: bool) -> Answer {
                     if !e.start_waits(id, &all) || execv_args(&e.procs[&id].cfg).is_err() {
                         return start_one(e, id, n, wait);
                     }
-                    e.hold_start(id);
-                    if !wait {
-                        return Answer::Now(Ok(Reply::Ok));
-                    }
-                    Answer::Wait(Waiting::One {
-                        name: n.to_string(),
-                        pending: Pending::Start(id),
-                    })
+                    hold(e, id, n, wait)
                 },
             )
         }
-        Ok(Err(id)) => start_one(e, id, &spec_text(target), wait),
+        Ok(Err(id)) => start_with_deps(e, id, &spec_text(target), wait),
     }
+}
+
+/// A start of one process by name: what it depends on (transitively) that
+/// is not RUNNING is started first, and the process itself once all of it
+/// is RUNNING (as systemd starts a unit's requirements).
+fn start_with_deps(e: &mut Engine, id: ProcId, name: &str, wait: bool) -> Answer {
+    let need = e.deps_to_start(id);
+    if need.len() <= 1 || execv_args(&e.procs[&id].cfg).is_err() {
+        return start_one(e, id, name, wait);
+    }
+    for &d in &need[..need.len() - 1] {
+        let state = e.procs[&d].fsm.state;
+        if state.is_running() || state == State::Stopping {
+            continue;
+        }
+        if e.start_waits(d, &need) {
+            e.hold_start(d);
+        } else {
+            let spec = {
+                let c = &e.procs[&d].cfg;
+                Namespec::process(&c.group, &c.name).to_string()
+            };
+            // its outcome shows in the waited-for process's
+            let _ = start_one(e, d, &spec, false);
+        }
+    }
+    if !e.start_waits(id, &need) {
+        return start_one(e, id, name, wait);
+    }
+    hold(e, id, name, wait)
+}
+
+/// Holds the start of `id` until what it depends on runs; with `wait`,
+/// answers once it is RUNNING.
+fn hold(e: &mut Engine, id: ProcId, name: &str, wait: bool) -> Answer {
+    e.hold_start(id);
+    if !wait {
+        return Answer::Now(Ok(Reply::Ok));
+    }
+    Answer::Wait(Waiting::One {
+        name: name.to_string(),
+        pending: Pending::Start(id),
+    })
 }
 
 fn spec_text(target: &Target) -> String {
