@@ -261,8 +261,14 @@ startsecs=0
             }
             (got.len() >= 5).then_some(())
         });
-        // nothing more arrives
-        std::thread::sleep(Duration::from_millis(300));
+        // nothing more arrives: once the tail shows the last line, its
+        // syslog message was sent too (the same chunk)
+        wait_for(Duration::from_secs(10), "the last line captured", || {
+            sup.ctl(&["tail", "talk"])
+                .0
+                .contains("no newline")
+                .then_some(())
+        });
         while let Ok(n) = sock.recv(&mut buf) {
             got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }

@@ -429,11 +429,7 @@ fn a_huge_stopwaitsecs_never_kills_at_once() {
     });
     let pid = w.running_pid("stubborn").unwrap();
     // RUNNING comes at once (startsecs=0): wait until it ignores SIGTERM.
-    wait_for(Duration::from_secs(10), "SIGTERM ignored", || {
-        let mask = test_programs::status_field(pid, "SigIgn")?;
-        let mask = u64::from_str_radix(&mask, 16).ok()?;
-        (mask & (1 << 14) != 0).then_some(())
-    });
+    helper::wait_ignoring_term(pid);
     let r = w.rpc(
         "supervisor.stopProcess",
         "<param><value><string>stubborn</string></value></param>\n<param><value><boolean>0</boolean></value></param>\n",

@@ -306,6 +306,19 @@ fn twenty_programs_with_a_1s_stop_handler_shut_down_in_about_1s() {
     assert!(took >= Duration::from_millis(900), "shutdown took {took:?}");
 }
 
+/// Waits (up to 5 s) until `pid` has had no wake-up for 100 ms (the
+/// start-up's work is done); its count then.
+fn quiet(pid: i32) -> u64 {
+    let mut last = wakeups(pid);
+    wait_for(Duration::from_secs(5), "start-up activity to end", || {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = wakeups(pid);
+        let still = now == last;
+        last = now;
+        still.then_some(now)
+    })
+}
+
 #[test]
 fn idle_wakeups_are_zero_without_probes_and_one_per_health_interval() {
     let scratch = Scratch::new();
@@ -315,8 +328,8 @@ fn idle_wakeups_are_zero_without_probes_and_one_per_health_interval() {
         "[program:a]\ncommand=sleep 3600\nstartsecs=0\n[program:b]\ncommand=sleep 3600\nstartsecs=0\n",
     );
     idle.settle();
-    std::thread::sleep(Duration::from_millis(300));
-    let before = wakeups(idle.pid);
+    let before = quiet(idle.pid);
+    // the measurement window
     std::thread::sleep(Duration::from_secs(2));
     let idle_wakeups = wakeups(idle.pid) - before;
     assert!(idle_wakeups <= 1, "{idle_wakeups} wake-ups in 2 s idle");
@@ -332,8 +345,8 @@ fn idle_wakeups_are_zero_without_probes_and_one_per_health_interval() {
         ),
     );
     checked.settle();
-    std::thread::sleep(Duration::from_millis(300));
     let before = wakeups(checked.pid);
+    // the measurement window
     std::thread::sleep(Duration::from_secs(3));
     let n = wakeups(checked.pid) - before;
     drop(listener);

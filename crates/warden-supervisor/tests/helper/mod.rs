@@ -386,3 +386,14 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Waits (up to 10 s) until `pid` ignores SIGTERM (`sv-child --ignore-term`
+/// is RUNNING before its handler is set when startsecs=0).
+#[allow(dead_code)]
+pub fn wait_ignoring_term(pid: i32) {
+    wait_for(Duration::from_secs(10), "SIGTERM ignored", || {
+        let mask = test_programs::status_field(pid, "SigIgn")?;
+        let mask = u64::from_str_radix(&mask, 16).ok()?;
+        (mask & (1 << 14) != 0).then_some(())
+    });
+}
