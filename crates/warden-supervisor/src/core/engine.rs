@@ -295,6 +295,10 @@ pub struct Engine {
     pub(in crate::core) held_stops: Vec<(ProcId, Vec<ProcId>)>,
     /// Starts (of a group or all) held until what they depend on runs.
     pub(in crate::core) held_starts: Vec<ProcId>,
+    /// Processes an update retires once they have stopped (see
+    /// `Proc::retire`); empty almost always, so that settling after each
+    /// change looks at nothing.
+    pub(in crate::core) retiring: Vec<ProcId>,
     /// The programs stopped by hand (see [`crate::core::intent`]).
     pub(in crate::core) intent: crate::core::intent::Intent,
 }
@@ -332,6 +336,7 @@ impl Engine {
             critical_exit: None,
             held_stops: Vec::new(),
             held_starts: Vec::new(),
+            retiring: Vec::new(),
             intent: crate::core::intent::Intent::default(),
         }
     }

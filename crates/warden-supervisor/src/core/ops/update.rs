@@ -139,6 +139,9 @@ fn retire(e: &mut Engine, id: ProcId, how: Retire, waits: &mut Vec<ProcId>) {
     let state = p.fsm.state;
     p.retire = Some(how);
     waits.push(id);
+    if !e.retiring.contains(&id) {
+        e.retiring.push(id);
+    }
     match state {
         State::Starting | State::Running | State::Backoff => {
             let _ = e.stop_proc(id);
@@ -287,14 +290,23 @@ impl Engine {
     /// empty), gives replaced ones their new config and starts again those
     /// that ran before.
     pub(in crate::core) fn retire_stopped(&mut self) {
+        if self.retiring.is_empty() {
+            return;
+        }
+        let procs = &self.procs;
+        self.retiring
+            .retain(|id| procs.get(id).is_some_and(|p| p.retire.is_some()));
+        let stopped = |id: &ProcId| procs.get(id).is_some_and(|p| p.fsm.state.is_stopped());
+        if !self.retiring.iter().any(stopped) {
+            return;
+        }
+        // in start order, so that restarts go as a start would
         let due: Vec<ProcId> = self
             .ordered_procs()
             .into_iter()
-            .filter(|id| {
-                let p = &self.procs[id];
-                p.retire.is_some() && p.fsm.state.is_stopped()
-            })
+            .filter(|id| self.retiring.contains(id) && self.procs[id].fsm.state.is_stopped())
             .collect();
+        self.retiring.retain(|id| !due.contains(id));
         for id in due {
             let Some(how) = self.procs.get_mut(&id).and_then(|p| p.retire.take()) else {
                 continue;
