@@ -130,6 +130,18 @@ fn child_of(pid: i32) -> Option<i32> {
         .find(|&p| test_programs::stat(p).is_some_and(|s| s.ppid == pid))
 }
 
+/// The pid, as this test sees it, of the process marked with `dir` whose
+/// pid inside its PID namespace is `ns_pid` (the last `NSpid` field).
+fn host_pid(dir: &Path, ns_pid: i32) -> Option<i32> {
+    test_programs::pids_with(&dir.to_string_lossy())
+        .into_iter()
+        .find(|&p| {
+            test_programs::status_field(p, "NSpid")
+                .and_then(|f| f.split_whitespace().last()?.parse::<i32>().ok())
+                == Some(ns_pid)
+        })
+}
+
 /// Zombies whose parent is `pid`.
 fn zombies_of(pid: i32) -> Vec<i32> {
     std::fs::read_dir("/proc")
@@ -235,7 +247,11 @@ startsecs=0
         r.sup().running_pid("polite")?;
         r.sup().running_pid("stubborn")
     });
-    // the stubborn one must be ignoring TERM before we start
+    // the stubborn one must be ignoring TERM before we start; the
+    // supervisor reports its pid as seen inside the namespace
+    let stubborn = wait_for(Duration::from_secs(10), "stubborn's host pid", || {
+        host_pid(&dir, stubborn)
+    });
     helper::wait_ignoring_term(stubborn);
     let t0 = Instant::now();
     test_programs::kill(r.pid, "TERM");
