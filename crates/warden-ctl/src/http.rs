@@ -307,37 +307,56 @@ impl RpcConnection {
 
     /// `POST /RPC2` with `body`; returns the response body.
     pub fn post(&mut self, body: &[u8]) -> Result<Vec<u8>, HttpError> {
+        self.exchange(Some(body), "/RPC2")
+    }
+
+    /// `GET path` (warden's JSON API); returns the response body.
+    pub fn get(&mut self, path: &str) -> Result<Vec<u8>, HttpError> {
+        self.exchange(None, path)
+    }
+
+    /// A `POST` of `body` (or a `GET` without one) to `path`.
+    fn exchange(&mut self, body: Option<&[u8]>, path: &str) -> Result<Vec<u8>, HttpError> {
         let reused = self.conn.is_some();
-        match self.post_once(body) {
+        match self.exchange_once(body, path) {
             // A kept-alive connection the server has since closed: retry
             // once on a fresh one, as http.client does.
             Err(HttpError::Io(_)) if reused => {
                 self.conn = None;
-                self.post_once(body)
+                self.exchange_once(body, path)
             }
             r => r,
         }
     }
 
-    fn post_once(&mut self, body: &[u8]) -> Result<Vec<u8>, HttpError> {
+    fn exchange_once(&mut self, body: Option<&[u8]>, path: &str) -> Result<Vec<u8>, HttpError> {
         if self.conn.is_none() {
             let s = Stream::connect(&self.endpoint).map_err(HttpError::Connect)?;
             self.conn = Some(BufReader::with_capacity(64 * 1024, s));
         }
         let conn = self.conn.as_mut().expect("connected above");
-        let mut req = Vec::with_capacity(body.len() + 256);
-        req.extend_from_slice(b"POST /RPC2 HTTP/1.1\r\nHost: ");
+        let mut req = Vec::with_capacity(body.map_or(0, <[u8]>::len) + 256);
+        req.extend_from_slice(if body.is_some() { b"POST " } else { b"GET " });
+        req.extend_from_slice(path.as_bytes());
+        req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
         req.extend_from_slice(self.endpoint.host_header().as_bytes());
-        req.extend_from_slice(
-            b"\r\nAccept-Encoding: identity\r\nUser-Agent: warden-ctl\r\nContent-Type: text/xml\r\nAccept: text/xml\r\n",
-        );
+        req.extend_from_slice(b"\r\nAccept-Encoding: identity\r\nUser-Agent: warden-ctl\r\n");
+        if body.is_some() {
+            req.extend_from_slice(b"Content-Type: text/xml\r\nAccept: text/xml\r\n");
+        } else {
+            req.extend_from_slice(b"Accept: application/json\r\n");
+        }
         if let Some(a) = &self.auth {
             req.extend_from_slice(b"Authorization: ");
             req.extend_from_slice(a.as_bytes());
             req.extend_from_slice(b"\r\n");
         }
-        req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-        req.extend_from_slice(body);
+        if let Some(body) = body {
+            req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            req.extend_from_slice(body);
+        } else {
+            req.extend_from_slice(b"\r\n");
+        }
         let result = (|| -> io::Result<(Head, Vec<u8>)> {
             conn.get_mut().write_all(&req)?;
             let head = read_head(conn)?;

@@ -301,9 +301,31 @@ pub(crate) fn stop_time(t: i64) -> String {
     format_stop_time(lt.month, lt.day, lt.hour, lt.minute)
 }
 
+/// A process's `description`, with lost output or failing health checks
+/// after it: they show where people look, `status`.
+pub(crate) fn description(v: &ProcessView) -> String {
+    let d = warden_xmlrpc::info::describe(
+        &warden_xmlrpc::info::Facts {
+            name: &v.name,
+            state: v.state,
+            pid: v.pid,
+            start: v.start,
+            stop: v.stop,
+            now: v.now,
+            spawnerr: &v.spawnerr,
+        },
+        stop_time,
+    );
+    match &v.log_failure {
+        Some(f) if d.is_empty() => f.clone(),
+        Some(f) => format!("{d}; {f}"),
+        None => d,
+    }
+}
+
 fn process_value(v: ProcessView) -> Value {
-    let failure = v.log_failure.clone();
-    let mut value = ProcessInfo {
+    let description = description(&v);
+    ProcessInfo {
         stdout_logfile: path_text(v.stdout_logfile.as_deref()),
         stderr_logfile: path_text(v.stderr_logfile.as_deref()),
         name: v.name,
@@ -316,16 +338,7 @@ fn process_value(v: ProcessView) -> Value {
         exitstatus: v.exitstatus,
         pid: v.pid,
     }
-    .to_value(stop_time);
-    // Lost output shows where people look: `status`.
-    if let (Some(f), Value::Struct(s)) = (failure, &mut value) {
-        let d = match s.get("description") {
-            Some(Value::String(d)) if !d.is_empty() => format!("{d}; {f}"),
-            _ => f,
-        };
-        s.insert("description", d);
-    }
-    value
+    .to_value_described(description)
 }
 
 fn entry_value(r: ResultEntry) -> Value {

@@ -38,6 +38,58 @@ pub fn capped_int(value: i64) -> i32 {
     i32::try_from(value).unwrap_or(if value < 0 { i32::MIN } else { i32::MAX })
 }
 
+/// What a process's `description` is made of, borrowed (a server describes
+/// a thousand processes per `status` without copying their names).
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// The process name.
+    pub name: &'a str,
+    /// The state.
+    pub state: ProcessState,
+    /// The PID, or 0.
+    pub pid: i32,
+    /// Last start, Unix seconds.
+    pub start: i64,
+    /// Last stop, Unix seconds.
+    pub stop: i64,
+    /// The current time, Unix seconds.
+    pub now: i64,
+    /// The last spawn error, or empty.
+    pub spawnerr: &'a str,
+}
+
+/// The `description` text of a process (see the [module docs](self));
+/// `stop_time` formats the (capped) stop time, only for STOPPED/EXITED.
+pub fn describe(f: &Facts<'_>, stop_time: impl FnOnce(i64) -> String) -> String {
+    let start = capped_int(f.start);
+    match f.state {
+        ProcessState::Running => {
+            let uptime = i64::from(capped_int(f.now)) - i64::from(start);
+            let mut out = String::with_capacity(40);
+            out.push_str("pid ");
+            out.push_str(itoa::Buffer::new().format(f.pid));
+            out.push_str(", uptime ");
+            push_uptime(&mut out, uptime);
+            out
+        }
+        ProcessState::Fatal | ProcessState::Backoff => {
+            if f.spawnerr.is_empty() {
+                format!("unknown error (try \"tail {}\")", f.name)
+            } else {
+                f.spawnerr.to_owned()
+            }
+        }
+        ProcessState::Stopped | ProcessState::Exited => {
+            if start == 0 {
+                "Not started".to_owned()
+            } else {
+                stop_time(i64::from(capped_int(f.stop)))
+            }
+        }
+        ProcessState::Starting | ProcessState::Stopping | ProcessState::Unknown => String::new(),
+    }
+}
+
 /// What `getProcessInfo` reports about one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {
@@ -69,30 +121,18 @@ impl ProcessInfo {
     /// The `description` text (see the [module docs](self)). `stop_time`
     /// formats the (capped) stop time in local time, only for STOPPED/EXITED.
     pub fn description(&self, stop_time: impl FnOnce(i64) -> String) -> String {
-        let start = capped_int(self.start);
-        match self.state {
-            ProcessState::Running => {
-                let uptime = i64::from(capped_int(self.now)) - i64::from(start);
-                format!("pid {}, uptime {}", self.pid, format_uptime(uptime))
-            }
-            ProcessState::Fatal | ProcessState::Backoff => {
-                if self.spawnerr.is_empty() {
-                    format!("unknown error (try \"tail {}\")", self.name)
-                } else {
-                    self.spawnerr.clone()
-                }
-            }
-            ProcessState::Stopped | ProcessState::Exited => {
-                if start == 0 {
-                    "Not started".to_owned()
-                } else {
-                    stop_time(i64::from(capped_int(self.stop)))
-                }
-            }
-            ProcessState::Starting | ProcessState::Stopping | ProcessState::Unknown => {
-                String::new()
-            }
-        }
+        describe(
+            &Facts {
+                name: &self.name,
+                state: self.state,
+                pid: self.pid,
+                start: self.start,
+                stop: self.stop,
+                now: self.now,
+                spawnerr: &self.spawnerr,
+            },
+            stop_time,
+        )
     }
 
     /// The `info` struct, members in supervisord's order: `name`, `group`,
@@ -100,7 +140,12 @@ impl ProcessInfo {
     /// `exitstatus`, `logfile`, `stdout_logfile`, `stderr_logfile`, `pid`,
     /// `description`.
     pub fn to_value(&self, stop_time: impl FnOnce(i64) -> String) -> Value {
-        let description = self.description(stop_time);
+        self.to_value_described(self.description(stop_time))
+    }
+
+    /// [`to_value`](Self::to_value) with a `description` the caller made
+    /// (a server appends its own notes to it).
+    pub fn to_value_described(&self, description: String) -> Value {
         Value::Struct(
             Struct::new()
                 .with("name", self.name.as_str())
@@ -123,13 +168,32 @@ impl ProcessInfo {
 
 /// Python's `str(timedelta(seconds=n))` for whole seconds, negative shown as zero.
 pub fn format_uptime(seconds: i64) -> String {
+    let mut out = String::with_capacity(16);
+    push_uptime(&mut out, seconds);
+    out
+}
+
+/// [`format_uptime`] appended to `out`. A server describes every process
+/// of a `status`, so this avoids the formatting machinery and temporaries.
+fn push_uptime(out: &mut String, seconds: i64) {
     let s = seconds.max(0);
     let (days, rem) = (s / 86_400, s % 86_400);
-    let hms = format!("{}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+    let mut num = itoa::Buffer::new();
     match days {
-        0 => hms,
-        1 => format!("1 day, {hms}"),
-        d => format!("{d} days, {hms}"),
+        0 => {}
+        1 => out.push_str("1 day, "),
+        d => {
+            out.push_str(num.format(d));
+            out.push_str(" days, ");
+        }
+    }
+    out.push_str(num.format(rem / 3600));
+    for part in [rem % 3600 / 60, rem % 60] {
+        out.push(':');
+        // two digits, as `{:02}`
+        for digit in [part / 10, part % 10] {
+            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
     }
 }
 

@@ -24,7 +24,12 @@ impl Ctl {
             self.exitstatus = exit::STATUS_UNKNOWN;
             return Ok(());
         }
-        let all = self.client.all_process_info()?;
+        // --json prints every field of getAllProcessInfo (the log paths too)
+        let all = if self.json {
+            self.client.all_process_info()?
+        } else {
+            self.client.all_process_status()?
+        };
         let matching: Vec<&ProcessInfo> = if words.is_empty() || words.contains(&"all") {
             all.iter().collect()
         } else {

@@ -40,10 +40,11 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use warden_types::Namespec;
 
-use crate::core::api::{ApiError, ErrorKind, ProcessView, Reply, Request, Target};
+use crate::core::api::{ApiError, ErrorKind, Reply, Request, Target};
 use crate::core::events::{Event, EventKind, Interest, Subscription};
 use crate::core::handle::Handle;
 use crate::http::Body;
+use crate::web::events::ProcessJson;
 use crate::web::{actions, events, page, Web};
 
 /// Change events kept for `Last-Event-ID` resumption.
@@ -129,6 +130,19 @@ fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
     page(status, "application/json", v.to_string())
 }
 
+/// A 200 answer serialized straight from `v` (no `Value` tree).
+fn typed_response(v: &impl serde::Serialize) -> Response<Body> {
+    let mut out = Bytewise(Vec::with_capacity(64 * 1024));
+    match serde_json::to_writer(&mut out, v) {
+        Ok(()) => page(StatusCode::OK, "application/json", out.0),
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            e.to_string(),
+        ),
+    }
+}
+
 /// The JSON error for a fault, named as supervisord names it.
 fn error_json(e: &ApiError, asked: &str) -> Value {
     let f = crate::xmlrpc::fault(e.clone(), asked);
@@ -166,13 +180,27 @@ fn bad(message: &str) -> Response<Body> {
 }
 
 /// A process as `/api/v1` shows it: the dashboard's view and more.
-fn process(v: &ProcessView) -> Value {
-    let mut p = events::process_json(v);
-    if let Some(o) = p.as_object_mut() {
-        o.insert("spawnerr".into(), v.spawnerr.clone().into());
-        o.insert("starts".into(), v.starts.into());
+/// A `Vec` writer that appends short pieces byte by byte. serde_json writes
+/// every quote, colon and comma on its own; with musl's `memcpy` (the static
+/// binary's), a call per piece was a third of the time of a 1000-process
+/// answer.
+struct Bytewise(Vec<u8>);
+
+impl std::io::Write for Bytewise {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() <= 8 {
+            for &b in buf {
+                self.0.push(b);
+            }
+        } else {
+            self.0.extend_from_slice(buf);
+        }
+        Ok(buf.len())
     }
-    p
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Answers a request that [`serves`] accepted.
@@ -214,10 +242,9 @@ pub(crate) async fn answer(
             None => error(&ApiError::bare(ErrorKind::ShutdownState), ""),
         },
         ["processes"] => match actions::call(h, Request::AllProcessInfo).await {
-            Ok(Reply::Processes(ps)) => json_response(
-                StatusCode::OK,
-                &Value::Array(ps.iter().map(process).collect()),
-            ),
+            Ok(Reply::Processes(ps)) => {
+                typed_response(&ps.iter().map(ProcessJson::api).collect::<Vec<_>>())
+            }
             Ok(_) => not_found(),
             Err(e) => error(&e, ""),
         },
@@ -227,7 +254,7 @@ pub(crate) async fn answer(
                 return error(&ApiError::new(ErrorKind::BadName, name), name);
             }
             match actions::call(h, Request::ProcessInfo(spec)).await {
-                Ok(Reply::Process(p)) => json_response(StatusCode::OK, &process(&p)),
+                Ok(Reply::Process(p)) => typed_response(&ProcessJson::api(&p)),
                 Ok(_) => not_found(),
                 Err(e) => error(&e, name),
             }

@@ -12,14 +12,16 @@ pub(super) fn identification(e: &Engine) -> Result<Reply, ApiError> {
     Ok(Reply::Text(e.config.supervisord.identifier.clone()))
 }
 
-fn view(e: &Engine, id: ProcId) -> ProcessView {
+/// Process `id` as the API shows it; `now` is the wall clock (read once per
+/// request, not once per process).
+fn view(e: &Engine, id: ProcId, now: i64) -> ProcessView {
     let p = &e.procs[&id];
     ProcessView {
         name: p.cfg.name.clone(),
         group: p.cfg.group.clone(),
         start: p.start_wall,
         stop: p.stop_wall,
-        now: e.clock.wall(),
+        now,
         state: p.fsm.state,
         spawnerr: p.fsm.spawnerr.clone().unwrap_or_default(),
         exitstatus: p.fsm.exitstatus.unwrap_or(0),
@@ -46,7 +48,7 @@ fn view(e: &Engine, id: ProcId) -> ProcessView {
 /// `getProcessInfo`: one process (a group namespec is BAD_NAME).
 pub(super) fn process_info(e: &Engine, spec: &Namespec) -> Result<Reply, ApiError> {
     match e.find(spec)? {
-        (_, Some(id)) => Ok(Reply::Process(view(e, id))),
+        (_, Some(id)) => Ok(Reply::Process(view(e, id, e.clock.wall()))),
         (_, None) => Err(ApiError::new(ErrorKind::BadName, spec)),
     }
 }
@@ -63,8 +65,9 @@ pub(super) fn all_process_info(e: &Engine) -> Result<Reply, ApiError> {
         })
         .collect();
     all.sort_unstable();
+    let now = e.clock.wall();
     Ok(Reply::Processes(
-        all.into_iter().map(|(_, _, id)| view(e, id)).collect(),
+        all.into_iter().map(|(_, _, id)| view(e, id, now)).collect(),
     ))
 }
 
