@@ -55,7 +55,7 @@ pub fn metrics_scrape(kind: &Kind, n: usize, scrapes: usize) -> Table {
         target_value: Some(100.0),
         not_measured: "Scrapes by several clients at once, a scrape while \
                        programs start and stop, or the cost of /proc reads for \
-                       deep process trees: each program here is one process."
+                       deep process trees: each program here is one process"
             .into(),
         checks: Vec::new(),
         rows: vec![row],
@@ -85,7 +85,7 @@ pub fn capture_timestamps(t: &Tools, kind: &Kind, bytes: u64, rounds: usize) -> 
         target_value: None,
         not_measured: "Many programs writing at once, lines longer or shorter \
                        than 80 bytes (a stamp costs per line), or JSON lines \
-                       (stdout_logfile_format=json), which copy more."
+                       (stdout_logfile_format=json), which copy more"
             .into(),
         // on ≥ 80 % of off, as a ratio that passes when small
         checks: vec![Check::of(

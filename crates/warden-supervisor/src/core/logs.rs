@@ -55,6 +55,9 @@ pub struct Sink {
     ring: Option<RefCell<Ring>>,
     /// Rotation by time and compression (see [`Sink::set_policy`]).
     policy: Cell<Policy>,
+    /// Held while backups are renamed, by a rotation and by a compression
+    /// naming its result (see [`gzip_backup`]).
+    rotation: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// warden's rotation keys for one log.
@@ -89,21 +92,48 @@ fn period_of(rotate: LogRotate, now: i64) -> i64 {
     }
 }
 
-/// Gzips `src` into `src.gz` (through a temporary name), then removes it.
-fn gzip(src: &Path) -> std::io::Result<()> {
-    let dst = PathBuf::from(format!("{}.gz", src.display()));
-    let tmp = PathBuf::from(format!("{}.gz.tmp", src.display()));
-    let mut input = File::open(src)?;
+/// Gzips a just-rotated backup (`log.1`, open as `input`) off the engine's
+/// thread, into `log.K.gz` where `log.K` is wherever the file is when the
+/// compression ends: another rotation may have shifted it meanwhile
+/// (`log.1` → `log.2`). The file is found by inode under the sink's
+/// rotation lock, so a rotation never moves it between that check and the
+/// rename; a backup shifted out of the `backups` meanwhile is not kept.
+fn gzip_backup(
+    input: File,
+    base: &str,
+    backups: u32,
+    lock: &std::sync::Mutex<()>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = input.metadata()?;
+    let id = (meta.dev(), meta.ino());
+    // not a `log.N` name: a rotation does not shift it
+    let tmp = PathBuf::from(format!("{base}.gz-{}.tmp", id.1));
     let out = warden_sys::fs::open_protected(
         &tmp,
         OpenOptions::new().create(true).write(true).truncate(true),
         0,
     )?;
     let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-    std::io::copy(&mut input, &mut enc)?;
-    enc.finish()?.sync_all()?;
-    std::fs::rename(&tmp, &dst)?;
-    std::fs::remove_file(src)
+    let compressed = std::io::copy(&mut &input, &mut enc)
+        .and_then(|_| enc.finish())
+        .and_then(|f| f.sync_all());
+    let _rotation = lock
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let now_at = (1..=backups)
+        .map(|k| format!("{base}.{k}"))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| (m.dev(), m.ino()) == id));
+    match (compressed, now_at) {
+        (Ok(()), Some(plain)) => {
+            std::fs::rename(&tmp, format!("{plain}.gz"))?;
+            std::fs::remove_file(plain)
+        }
+        (r, _) => {
+            let _ = std::fs::remove_file(&tmp);
+            r
+        }
+    }
 }
 
 impl std::fmt::Debug for Sink {
@@ -131,6 +161,7 @@ impl Sink {
                 .is_ok_and(|m| !m.is_file())
                 .then(|| RefCell::new(Ring::default())),
             policy: Cell::new(Policy::default()),
+            rotation: std::sync::Arc::default(),
         };
         s.reopen()?;
         Ok(Rc::new(s))
@@ -249,6 +280,11 @@ impl Sink {
             return self.reopen();
         }
         let compress = self.policy.get().compress;
+        // a compression that ends now waits until the names are shifted
+        let lock = self.rotation.clone();
+        let _rotation = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // compressed backups (`log.N.gz`) move along with plain ones
         let suffixes: &[&str] = if compress { &["", ".gz"] } else { &[""] };
         for i in (1..self.backups).rev() {
@@ -268,12 +304,17 @@ impl Sink {
         }
         std::fs::rename(&self.path, &dst)?;
         if compress {
-            // off the engine's thread: a large log takes a while to gzip
-            let dst = PathBuf::from(dst);
-            std::thread::spawn(move || {
-                let _ = gzip(&dst);
-            });
+            // off the engine's thread: a large log takes a while to gzip;
+            // opened here, before any later rotation can move it
+            if let Ok(input) = File::open(&dst) {
+                let backups = self.backups;
+                let lock = self.rotation.clone();
+                std::thread::spawn(move || {
+                    let _ = gzip_backup(input, &base, backups, &lock);
+                });
+            }
         }
+        drop(_rotation);
         self.reopen()
     }
 
@@ -967,7 +1008,17 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"");
         // no leftovers of the compression
         assert!(!dir.path().join("d.log.1").exists());
-        assert!(!dir.path().join("d.log.1.gz.tmp").exists());
+        let tmps = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count();
+        assert_eq!(tmps, 0);
 
         // hourly, without compression
         let h = dir.path().join("h.log");
@@ -982,6 +1033,47 @@ mod tests {
             std::fs::read(dir.path().join("h.log.1")).unwrap(),
             b"noon\n"
         );
+    }
+
+    /// A second rotation while the first backup is still being gzipped:
+    /// each backup ends up compressed under its own number, none is lost.
+    #[test]
+    fn a_rotation_during_a_compression_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("d.log");
+        let s = Sink::open(&p, 0, 3).unwrap();
+        let mut t: i64 = 1_796_205_481;
+        while warden_sys::clock::local_time(t).hour != 12 {
+            t += 3600;
+        }
+        s.set_policy(LogRotate::Daily, true, t);
+        s.tick(t);
+        // incompressible, so that gzip takes a while
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let big: Vec<u8> = (0..24 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x.to_le_bytes()[0]
+            })
+            .collect();
+        s.write(&big);
+        s.tick(t + 24 * 3600);
+        s.write(b"day two\n");
+        // the first backup is still being compressed
+        assert!(dir.path().join("d.log.1").exists());
+        s.tick(t + 2 * 24 * 3600);
+        let (gz1, gz2) = (dir.path().join("d.log.1.gz"), dir.path().join("d.log.2.gz"));
+        assert!(appears(&gz1) && appears(&gz2));
+        let done = || !dir.path().join("d.log.1").exists() && !dir.path().join("d.log.2").exists();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !done() && std::time::Instant::now() < end {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(done(), "plain backups left behind");
+        assert_eq!(zcat(&gz1), b"day two\n");
+        assert!(zcat(&gz2) == big, "the first day's log, whole");
     }
 
     #[test]
