@@ -7,11 +7,12 @@
 //! an unscraped supervisor pays nothing.
 //!
 //! CPU and memory of a process include its descendants: every live process
-//! whose parent chain leads to it. A descendant that was orphaned (its
-//! parent exited, so it was re-parented to init) is no longer counted, and
-//! the CPU time of descendants that have exited is not either.
-//!
-//! There is no health metric yet: programs have no health state.
+//! whose parent chain leads to it, and the orphans of its tree. The
+//! supervisor is a child subreaper (or PID 1), so a descendant whose parent
+//! exited becomes the supervisor's child; it is counted with the program
+//! whose `SUPERVISOR_GROUP_NAME` and `SUPERVISOR_PROCESS_NAME` it inherited
+//! (read from `/proc/PID/environ`, for such orphans only). The CPU time of
+//! descendants that have exited is not counted.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -38,9 +39,30 @@ struct Stat {
     rss_pages: u64,
 }
 
-/// The usage of each root in `roots` and its descendants, and of the
-/// calling process alone (the supervisor).
-fn read_usage(roots: &[i32]) -> (HashMap<i32, Usage>, Usage) {
+/// A program's main process: pid, group and name.
+type Root = (i32, String, String);
+
+/// The program an orphan of the supervisor was started by, from the
+/// environment it inherited.
+fn owner_of(pid: i32) -> Option<(String, String)> {
+    let env = procfs::process::Process::new(pid).ok()?.environ().ok()?;
+    let get = |k: &str| {
+        Some(
+            env.get(std::ffi::OsStr::new(k))?
+                .to_string_lossy()
+                .into_owned(),
+        )
+    };
+    Some((
+        get("SUPERVISOR_GROUP_NAME")?,
+        get("SUPERVISOR_PROCESS_NAME")?,
+    ))
+}
+
+/// The usage of each root in `roots` with its descendants and its orphans
+/// (see the [module docs](self)), and of the calling process alone (the
+/// supervisor).
+fn read_usage(roots: &[Root]) -> (HashMap<i32, Usage>, Usage) {
     let tps = procfs::ticks_per_second().max(1) as f64;
     let page = procfs::page_size();
     let mut stats: HashMap<i32, Stat> = HashMap::new();
@@ -58,13 +80,32 @@ fn read_usage(roots: &[i32]) -> (HashMap<i32, Usage>, Usage) {
             }
         }
     }
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     for (pid, s) in &stats {
         children.entry(s.ppid).or_default().push(*pid);
     }
+    // the supervisor's children that are no program's main process: the
+    // orphans, each with the program it came from
+    let by_name: HashMap<(&str, &str), i32> = roots
+        .iter()
+        .map(|(pid, g, n)| ((g.as_str(), n.as_str()), *pid))
+        .collect();
+    let mut orphans: HashMap<i32, Vec<i32>> = HashMap::new();
+    for &pid in children.get(&me).into_iter().flatten() {
+        if roots.iter().any(|r| r.0 == pid) {
+            continue;
+        }
+        if let Some((g, n)) = owner_of(pid) {
+            if let Some(root) = by_name.get(&(g.as_str(), n.as_str())) {
+                orphans.entry(*root).or_default().push(pid);
+            }
+        }
+    }
     let usage_of = |root: i32| {
         let (mut ticks, mut pages) = (0u64, 0u64);
         let mut todo = vec![root];
+        todo.extend(orphans.get(&root).into_iter().flatten());
         let mut seen = std::collections::HashSet::new();
         while let Some(pid) = todo.pop() {
             if !seen.insert(pid) {
@@ -83,10 +124,9 @@ fn read_usage(roots: &[i32]) -> (HashMap<i32, Usage>, Usage) {
     };
     let per_root = roots
         .iter()
-        .filter(|p| **p > 0)
-        .map(|p| (*p, usage_of(*p)))
+        .filter(|r| r.0 > 0)
+        .map(|r| (r.0, usage_of(r.0)))
         .collect();
-    let me = i32::try_from(std::process::id()).unwrap_or(0);
     let own = stats.get(&me).map_or(Usage::default(), |s| Usage {
         cpu_seconds: s.ticks as f64 / tps,
         rss_bytes: s.rss_pages * page,
@@ -134,7 +174,11 @@ pub async fn render(handle: &Handle, started: i64) -> Option<String> {
         Ok(Reply::Processes(p)) => p,
         _ => return None,
     };
-    let roots: Vec<i32> = procs.iter().map(|p| p.pid).collect();
+    let roots: Vec<Root> = procs
+        .iter()
+        .filter(|p| p.pid > 0)
+        .map(|p| (p.pid, p.group.clone(), p.name.clone()))
+        .collect();
     let (usage, own) = tokio::task::spawn_blocking(move || read_usage(&roots))
         .await
         .unwrap_or_default();
@@ -299,7 +343,7 @@ mod tests {
             std::thread::yield_now();
         }
         let sleeper = kids();
-        let (u, _) = read_usage(&[pid]);
+        let (u, _) = read_usage(&[(pid, "g".into(), "n".into())]);
         let (none, own) = read_usage(&[]);
         let sh = procfs::process::Process::new(pid).unwrap().stat().unwrap();
         let sl = sleeper

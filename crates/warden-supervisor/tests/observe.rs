@@ -29,6 +29,43 @@ fn value(s: &prometheus_parse::Scrape, metric: &str, name: &str) -> Option<f64> 
         })
 }
 
+/// A descendant orphaned by its parent becomes the supervisor's child (it is
+/// a subreaper); it still counts with the program it came from.
+#[test]
+fn metrics_count_a_programs_orphans() {
+    let scratch = Scratch::new();
+    let sup = Sup::start(
+        Kind::Warden,
+        &scratch.join("w"),
+        "[program:parent]\ncommand=/bin/sh -c \"({child} --tag {tag}-orphan &); exec {child} --tag {tag}\"\nstartsecs=0\n",
+    );
+    let main = wait_for(Duration::from_secs(10), "parent running", || {
+        sup.running_pid("parent")
+    });
+    let mark = format!("{}-orphan", scratch.join("w").display());
+    let orphan = wait_for(Duration::from_secs(10), "the orphan re-parented", || {
+        test_programs::pids_with(&mark)
+            .into_iter()
+            .find(|&p| test_programs::stat(p).is_some_and(|s| s.ppid == sup.pid))
+    });
+    scratch.track(orphan);
+    let rss = |pid: i32| {
+        test_programs::status_field(pid, "VmRSS")
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap()
+            * 1024.0
+    };
+    let (main_rss, orphan_rss) = (rss(main), rss(orphan));
+    let s = scrape(&sup);
+    let tree_rss = value(&s, "warden_process_resident_memory_bytes", "parent").unwrap();
+    // /proc's stat and status round RSS differently: half the orphan's
+    // is proof enough that it is counted
+    assert!(
+        tree_rss >= main_rss + orphan_rss * 0.5,
+        "tree {tree_rss} vs main {main_rss} + orphan {orphan_rss}"
+    );
+}
+
 #[test]
 fn metrics_follow_known_states() {
     let scratch = Scratch::new();
