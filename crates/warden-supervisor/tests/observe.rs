@@ -432,6 +432,42 @@ fn entered(name: &'static str, state: &'static str) -> impl Fn(&Frame) -> bool {
     move |f| f.event == "process-state" && f.data["name"] == name && f.data["to"] == state
 }
 
+/// Failing and recovering health checks reach the event stream as they
+/// happen, not at the next refresh.
+#[test]
+fn health_changes_reach_the_event_stream() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let sup = Sup::start(
+        Kind::Warden,
+        &dir,
+        &format!(
+            "[program:api]\ncommand={{child}} --tag {{tag}}\nstartsecs=0\n\
+             healthcheck=exec:test ! -e {}/sick\nhealthcheck_interval=1\nhealthcheck_retries=50\n",
+            dir.display()
+        ),
+    );
+    wait_for(Duration::from_secs(10), "api RUNNING", || {
+        sup.running_pid("api")
+    });
+    let mut events = Events::open(&sup, None);
+    std::fs::write(dir.join("sick"), "").unwrap();
+    let frames = events.until_frame("a failed check", |f| f.event == "process-health");
+    let failed = frames.last().unwrap();
+    assert_eq!(failed.data["name"], "api");
+    assert_eq!(failed.data["failures"], 1);
+    assert_eq!(failed.data["error"], "exit status 1");
+    std::fs::remove_file(dir.join("sick")).unwrap();
+    let frames = events.until_frame("a passing check", |f| {
+        f.event == "process-health" && f.data["failures"] == 0
+    });
+    assert!(frames.last().unwrap().data["error"].is_null());
+    assert!(
+        frames.iter().all(|f| f.event != "process-state"),
+        "no restart: {frames:?}"
+    );
+}
+
 #[test]
 fn event_stream_is_prompt_and_resumes_without_gaps_or_repeats() {
     let scratch = Scratch::new();

@@ -72,6 +72,13 @@ pub(crate) fn line(f: &Frame) -> String {
             }
             t
         }
+        "process-health" => {
+            let name = format!("{}:{}", s("group"), s("name"));
+            match d["failures"].as_i64() {
+                Some(0) => format!("{name} healthy"),
+                _ => format!("{name} {} failed: {}", s("failures"), s("error")),
+            }
+        }
         "group-added" | "group-removed" => s("group"),
         "supervisor-state" => s("state"),
         "remote-communication" => format!("{} {}", s("type"), s("data")),
@@ -145,5 +152,14 @@ mod tests {
             "7 process-state g:p STARTING -> RUNNING pid 42"
         );
         assert_eq!(line(&got[1]), "- reset {\"after\":3}");
+        let got = f.push(
+            b"id: 9\nevent: process-health\ndata: {\"group\":\"g\",\"name\":\"p\",\"failures\":2,\"error\":\"connection refused\",\"serial\":9}\n\n\
+              id: 10\nevent: process-health\ndata: {\"group\":\"g\",\"name\":\"p\",\"failures\":0,\"error\":null,\"serial\":10}\n\n",
+        );
+        assert_eq!(
+            line(&got[0]),
+            "9 process-health g:p 2 failed: connection refused"
+        );
+        assert_eq!(line(&got[1]), "10 process-health g:p healthy");
     }
 }

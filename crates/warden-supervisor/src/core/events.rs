@@ -49,6 +49,18 @@ pub enum EventKind {
         /// The spawn error, when the change was caused by one.
         spawnerr: Option<String>,
     },
+    /// A health check of a running process failed, or one passed after
+    /// failures (warden's own: supervisord has no health checks).
+    ProcessHealth {
+        /// The group.
+        group: String,
+        /// The process.
+        name: String,
+        /// Failed checks in a row; 0 when a check passed again.
+        failures: i64,
+        /// Why the last check failed (`None` when it passed).
+        error: Option<String>,
+    },
     /// A group was added.
     GroupAdded(String),
     /// A group was removed.

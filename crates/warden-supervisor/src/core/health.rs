@@ -14,6 +14,7 @@
 use warden_config::Probe;
 
 use crate::core::engine::{Engine, Mood, ProcId, Timer};
+use crate::core::events::EventKind;
 use crate::core::logs::Level;
 use crate::core::seams::{Check, ProbeRequest};
 use crate::core::state::{Event, Ms, State};
@@ -258,8 +259,19 @@ impl Engine {
         let pr = &mut p.probes;
         let e = match result {
             Ok(()) => {
-                pr.failures = 0;
+                let was = std::mem::take(&mut pr.failures);
                 pr.last_error = None;
+                if was > 0 {
+                    let (group, name) = (p.cfg.group.clone(), p.cfg.name.clone());
+                    self.log
+                        .log(Level::Info, &format!("health check passed again: {name}"));
+                    self.bus.publish(EventKind::ProcessHealth {
+                        group,
+                        name,
+                        failures: 0,
+                        error: None,
+                    });
+                }
                 return;
             }
             Err(e) => e,
@@ -275,6 +287,12 @@ impl Engine {
             p.cfg.name
         );
         self.log.log(Level::Warn, &msg);
+        self.bus.publish(EventKind::ProcessHealth {
+            group: p.cfg.group.clone(),
+            name: p.cfg.name.clone(),
+            failures,
+            error: Some(e),
+        });
         if failures >= retries {
             let why = self.health_note(id).unwrap_or_default();
             self.feed(id, Event::Unhealthy(why));

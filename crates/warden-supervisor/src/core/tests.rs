@@ -380,6 +380,17 @@ fn failing_health_checks_show_then_restart() {
         "startsecs=0\nhealthcheck=tcp:1\nhealthcheck_interval=2\nhealthcheck_retries=3",
     ));
     assert_eq!(h.state("api"), ProcessState::Running);
+    let sub = h.bus.subscribe(Interest::changes(), 64);
+    let health = || {
+        std::iter::from_fn(|| sub.try_next())
+            .filter_map(|d| match &d.event.kind {
+                EventKind::ProcessHealth {
+                    failures, error, ..
+                } => Some((*failures, error.clone())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
         h.engine.next_deadline(),
         Some(2000),
@@ -388,30 +399,40 @@ fn failing_health_checks_show_then_restart() {
     h.advance(2000);
     assert_eq!(h.answer_probes(Ok(())), 1);
     assert_eq!(h.description("api"), None);
+    assert_eq!(health(), [], "a passing check is no news");
     h.advance(4000);
     h.answer_probes(Err("connection refused".into()));
     assert_eq!(
         h.description("api").as_deref(),
         Some("unhealthy (1 check failed: connection refused)")
     );
+    assert_eq!(health(), [(1, Some("connection refused".to_string()))]);
+    // a check passing again is an event too
     h.advance(6000);
+    h.answer_probes(Ok(()));
+    assert_eq!(health(), [(0, None)]);
+    assert_eq!(h.description("api"), None);
+    h.advance(8000);
+    h.answer_probes(Err("connection refused".into()));
+    h.advance(10_000);
     h.answer_probes(Err("connection refused".into()));
     let pid = h.pid("api");
     assert!(h.world.signals.borrow().is_empty());
-    h.advance(8000);
+    h.advance(12_000);
     h.answer_probes(Err("connection refused".into()));
     assert_eq!(h.state("api"), ProcessState::Stopping);
     assert_eq!(
         h.description("api").as_deref(),
         Some("unhealthy (3 checks failed: connection refused)")
     );
+    assert_eq!(health().len(), 3);
     assert_eq!(
         h.world.signals.borrow().as_slice(),
-        [(pid, 15, false, 8000)]
+        [(pid, 15, false, 12_000)]
     );
     h.exit("api", Exit::Code(0));
     assert_eq!(h.state("api"), ProcessState::Running, "restarted");
-    assert_eq!(h.spawn_times("api"), [0, 8000]);
+    assert_eq!(h.spawn_times("api"), [0, 12_000]);
     assert_eq!(h.description("api"), None);
 }
 

@@ -66,7 +66,8 @@ pub fn describe(kind: &EventKind) -> Option<(String, String)> {
                 py_text(data)
             ),
         ),
-        EventKind::ProcessOutput { .. } => return None,
+        // warden's own, with no supervisord event type
+        EventKind::ProcessOutput { .. } | EventKind::ProcessHealth { .. } => return None,
         EventKind::ProcessCommunication {
             group,
             name,

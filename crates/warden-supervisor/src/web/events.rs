@@ -224,7 +224,8 @@ impl Burst {
             self.resync = true;
         }
         match &d.event.kind {
-            EventKind::ProcessState { group, name, .. } => {
+            EventKind::ProcessState { group, name, .. }
+            | EventKind::ProcessHealth { group, name, .. } => {
                 self.processes.insert((group.clone(), name.clone()));
             }
             EventKind::GroupAdded(_) | EventKind::GroupRemoved(_) => self.resync = true,

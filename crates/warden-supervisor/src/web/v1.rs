@@ -358,6 +358,15 @@ pub(crate) fn frame(e: &Event) -> Option<Bytes> {
                 "tries": tries, "expected": expected, "pid": pid, "spawnerr": spawnerr,
             }),
         ),
+        EventKind::ProcessHealth {
+            group,
+            name,
+            failures,
+            error,
+        } => (
+            "process-health",
+            json!({ "group": group, "name": name, "failures": failures, "error": error }),
+        ),
         EventKind::GroupAdded(g) => ("group-added", json!({ "group": g })),
         EventKind::GroupRemoved(g) => ("group-removed", json!({ "group": g })),
         EventKind::SupervisorState(s) => ("supervisor-state", json!({ "state": s.name() })),
