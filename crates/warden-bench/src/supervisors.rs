@@ -325,7 +325,9 @@ pub fn scale_tables(
             Some(10.0),
             |s| &s.status_ms,
             "each tool's own client from exec to exit, its start-up (Python, Node) \
-             included, output to /dev/null; not a terminal's rendering",
+             included, output to /dev/null; not a terminal's rendering. warden ctl reads \
+             warden's JSON list (`/api/v1/processes`, without log paths) where supervisorctl \
+             reads `getAllProcessInfo`: the next figure has that XML-RPC call alone",
         ),
         (
             "rpc",
