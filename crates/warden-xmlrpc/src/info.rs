@@ -166,6 +166,32 @@ impl ProcessInfo {
     }
 }
 
+impl ProcessInfo {
+    /// Appends the `<value>` of [`to_value_described`](Self::to_value_described)
+    /// as [`write_value`](crate::write::write_value) writes it, without
+    /// building the [`Value`]: a `getAllProcessInfo` of many processes is
+    /// written straight from the processes.
+    pub fn write_described(&self, out: &mut String, description: &str) {
+        use crate::write::{member_int, member_str};
+        out.push_str("<value><struct>\n");
+        member_str(out, "name", &self.name);
+        member_str(out, "group", &self.group);
+        member_int(out, "start", capped_int(self.start));
+        member_int(out, "stop", capped_int(self.stop));
+        member_int(out, "now", capped_int(self.now));
+        member_int(out, "state", self.state.code());
+        member_str(out, "statename", self.state.name());
+        member_str(out, "spawnerr", &self.spawnerr);
+        member_int(out, "exitstatus", self.exitstatus);
+        member_str(out, "logfile", &self.stdout_logfile);
+        member_str(out, "stdout_logfile", &self.stdout_logfile);
+        member_str(out, "stderr_logfile", &self.stderr_logfile);
+        member_int(out, "pid", self.pid);
+        member_str(out, "description", description);
+        out.push_str("</struct></value>\n");
+    }
+}
+
 /// Python's `str(timedelta(seconds=n))` for whole seconds, negative shown as zero.
 pub fn format_uptime(seconds: i64) -> String {
     let mut out = String::with_capacity(16);
@@ -288,6 +314,23 @@ mod tests {
         );
         assert_eq!(SupervisorState::Fatal.code(), 2);
         assert_eq!(SupervisorState::Restarting.name(), "RESTARTING");
+    }
+
+    #[test]
+    fn written_straight_as_the_value_tree_is_written() {
+        for state in ProcessState::ALL {
+            let mut p = info(state);
+            p.name = "a<b&c>".into();
+            p.spawnerr = "bad & worse".into();
+            p.start = i64::from(i32::MAX) + 5;
+            p.exitstatus = -1;
+            let d = "pid 1, uptime <0:00:01>";
+            let mut tree = String::new();
+            crate::write::write_value(&mut tree, &p.to_value_described(d.to_string()));
+            let mut straight = String::new();
+            p.write_described(&mut straight, d);
+            assert_eq!(straight, tree, "{state:?}");
+        }
     }
 
     #[test]

@@ -43,6 +43,36 @@ pub fn write_fault(fault: &Fault) -> String {
     out
 }
 
+/// A `methodResponse` whose one value `body` appends (a `<value>` element
+/// written without building a [`Value`], e.g. by
+/// [`ProcessInfo::write_described`](crate::info::ProcessInfo::write_described)).
+pub fn write_response_with(capacity: usize, body: impl FnOnce(&mut String)) -> String {
+    let mut out = String::with_capacity(capacity);
+    out.push_str(XML_HEADER);
+    out.push_str("<methodResponse>\n<params>\n<param>\n");
+    body(&mut out);
+    out.push_str("</param>\n</params>\n</methodResponse>\n");
+    out
+}
+
+/// Appends a struct member holding a string, as [`write_value`] writes it.
+pub(crate) fn member_str(out: &mut String, name: &str, value: &str) {
+    out.push_str("<member>\n<name>");
+    out.push_str(name);
+    out.push_str("</name>\n<value><string>");
+    escape_into(out, value);
+    out.push_str("</string></value>\n</member>\n");
+}
+
+/// Appends a struct member holding an int, as [`write_value`] writes it.
+pub(crate) fn member_int(out: &mut String, name: &str, value: i32) {
+    out.push_str("<member>\n<name>");
+    out.push_str(name);
+    out.push_str("</name>\n<value><int>");
+    out.push_str(itoa::Buffer::new().format(value));
+    out.push_str("</int></value>\n</member>\n");
+}
+
 /// A `methodResponse` for either outcome of a call.
 pub fn write_result(result: &Result<Value, Fault>) -> String {
     match result {
@@ -71,7 +101,9 @@ pub fn write_call(method: &str, params: &[Value]) -> String {
 pub fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Int(i) => {
-            let _ = writeln!(out, "<value><int>{i}</int></value>");
+            out.push_str("<value><int>");
+            out.push_str(itoa::Buffer::new().format(*i));
+            out.push_str("</int></value>\n");
         }
         Value::Boolean(b) => {
             let _ = writeln!(out, "<value><boolean>{}</boolean></value>", u8::from(*b));
