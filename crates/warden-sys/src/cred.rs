@@ -79,9 +79,9 @@ pub fn drop_privileges(cred: &Credentials) -> std::io::Result<()> {
         Supplementary::OfUser(name) => {
             // SAFETY: name is a valid NUL-terminated string.
             cvt(unsafe { libc::initgroups(name.as_ptr(), cred.gid) })?;
-            set_ids_checked(cred.uid, cred.gid)
+            set_ids_checked(cred.uid, cred.gid, Via::Libc)
         }
-        Supplementary::Exactly(groups) => set_ids(groups, cred.uid, cred.gid),
+        Supplementary::Exactly(groups) => set_ids(groups, cred.uid, cred.gid, Via::Libc),
     }
     .map_err(|e| e.into_io(cred.uid, cred.gid))
 }
@@ -108,36 +108,69 @@ impl DropFailure {
     }
 }
 
+/// How ids are changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// The C library's wrappers: in a multi-threaded process they make every
+    /// thread change (POSIX credentials are per process), which is what a
+    /// process dropping its own privileges needs.
+    Libc,
+    /// Raw system calls, for the calling process alone: what a child that
+    /// shares its parent's memory (the `CLONE_VM` child of
+    /// [`crate::spawn::spawn`]) must use, since the C library's wrappers
+    /// would signal the parent's threads, which they believe are its own.
+    Kernel,
+}
+
 /// The privilege drop of warden, for the daemon and for supervised children
 /// alike: `setgroups(groups)`, `setgid`, `setuid`, then the check of
 /// [`set_ids_checked`]. Async-signal-safe (no allocation, raw calls only).
-pub(crate) fn set_ids(groups: &[u32], uid: u32, gid: u32) -> Result<(), DropFailure> {
-    // SAFETY: the pointer and length describe a valid gid_t slice.
-    if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
+pub(crate) fn set_ids(groups: &[u32], uid: u32, gid: u32, via: Via) -> Result<(), DropFailure> {
+    let ret = match via {
+        // SAFETY: the pointer and length describe a valid gid_t slice.
+        Via::Libc => unsafe { libc::setgroups(groups.len(), groups.as_ptr()) },
+        // SAFETY: the same arguments to the system call itself.
+        Via::Kernel => unsafe {
+            libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) as libc::c_int
+        },
+    };
+    if ret != 0 {
         return Err(DropFailure::Call(errno()));
     }
-    set_ids_checked(uid, gid)
+    set_ids_checked(uid, gid, via)
 }
 
 /// `setgid`, `setuid`, then verifies that real, effective and saved ids all
 /// changed and that `setuid(0)` fails for a non-root target.
 /// Async-signal-safe.
-pub(crate) fn set_ids_checked(uid: u32, gid: u32) -> Result<(), DropFailure> {
-    // SAFETY: setgid/setuid take integers only.
-    if unsafe { libc::setgid(gid) } != 0 || unsafe { libc::setuid(uid) } != 0 {
+pub(crate) fn set_ids_checked(uid: u32, gid: u32, via: Via) -> Result<(), DropFailure> {
+    let setgid = |g: u32| match via {
+        // SAFETY: setgid takes an integer only.
+        Via::Libc => unsafe { libc::setgid(g) },
+        // SAFETY: the same system call, an integer argument.
+        Via::Kernel => unsafe { libc::syscall(libc::SYS_setgid, g) as libc::c_int },
+    };
+    let setuid = |u: u32| match via {
+        // SAFETY: setuid takes an integer only.
+        Via::Libc => unsafe { libc::setuid(u) },
+        // SAFETY: the same system call, an integer argument.
+        Via::Kernel => unsafe { libc::syscall(libc::SYS_setuid, u) as libc::c_int },
+    };
+    if setgid(gid) != 0 || setuid(uid) != 0 {
         return Err(DropFailure::Call(errno()));
     }
-    let (mut r, mut e, mut s) = (0, 0, 0);
-    let (mut gr, mut ge, mut gs) = (0, 0, 0);
-    // SAFETY: six valid out-pointers.
+    let (mut r, mut e, mut s) = (0u32, 0u32, 0u32);
+    let (mut gr, mut ge, mut gs) = (0u32, 0u32, 0u32);
+    // SAFETY: six valid out-pointers; getres[ug]id change nothing, so the
+    // C library's forms are fine in either case.
     let queried = unsafe {
         libc::getresuid(&raw mut r, &raw mut e, &raw mut s) == 0
             && libc::getresgid(&raw mut gr, &raw mut ge, &raw mut gs) == 0
     };
     let ok =
         queried && [r, e, s].iter().all(|&u| u == uid) && [gr, ge, gs].iter().all(|&g| g == gid);
-    // SAFETY: setuid(0) has no memory effects; it must fail for a non-root target.
-    let regained = uid != 0 && unsafe { libc::setuid(0) } == 0;
+    // setuid(0) must fail for a non-root target.
+    let regained = uid != 0 && setuid(0) == 0;
     if !ok || regained {
         return Err(DropFailure::NotTaken);
     }
