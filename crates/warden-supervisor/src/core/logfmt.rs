@@ -105,30 +105,32 @@ impl Formatter {
     fn stamp_lines(&mut self, data: &[u8], now: SystemTime) -> &[u8] {
         let mut stamp = [b' '; STAMP + 1];
         stamp[..STAMP].copy_from_slice(&self.stamp_bytes(now));
-        let lines = memchr::memchr_iter(b'\n', data).count() + 1;
-        let room = data.len() + lines * stamp.len() + BLOCK;
-        if self.out.len() < room {
-            self.out.resize(room, 0);
+        // room for lines of 64 bytes on average; grown when they are shorter
+        let want = data.len() + (data.len() / 64 + 1) * stamp.len() + BLOCK;
+        if self.out.len() < want {
+            self.out.resize(want, 0);
         }
-        let out = &mut self.out[..];
+        let mut room = self.out.len();
         let mut pos = 0;
         let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', data) {
+        while start < data.len() {
+            let (end, whole) = match memchr::memchr(b'\n', &data[start..]) {
+                Some(i) => (start + i + 1, true),
+                None => (data.len(), false),
+            };
+            let need = pos + stamp.len() + (end - start) + BLOCK;
+            if need > room {
+                room = need.max(room * 2);
+                self.out.resize(room, 0);
+            }
+            let out = &mut self.out[..];
             if self.at_line_start {
                 out[pos..pos + stamp.len()].copy_from_slice(&stamp);
                 pos += stamp.len();
             }
-            pos = copy_blocks(out, pos, &data[start..=nl]);
-            self.at_line_start = true;
-            start = nl + 1;
-        }
-        if start < data.len() {
-            if self.at_line_start {
-                out[pos..pos + stamp.len()].copy_from_slice(&stamp);
-                pos += stamp.len();
-            }
-            pos = copy_blocks(out, pos, &data[start..]);
-            self.at_line_start = false;
+            pos = copy_blocks(out, pos, &data[start..end]);
+            self.at_line_start = whole;
+            start = end;
         }
         &self.out[..pos]
     }
