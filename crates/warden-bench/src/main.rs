@@ -136,6 +136,8 @@ struct Plan {
     slow_rounds: usize,
     storm_n: usize,
     storm: Duration,
+    /// Rounds of the crash storm (each tool once per round).
+    storm_rounds: usize,
     big_n: usize,
     big_cap: Duration,
     /// Programs behind the `/metrics` scrape, and the scrapes.
@@ -168,12 +170,13 @@ impl Plan {
             slow_rounds: pick(1, 3) as usize,
             storm_n: 100,
             storm: Duration::from_secs(a.storm_secs.unwrap_or(pick(10, 30))),
+            storm_rounds: pick(1, 3) as usize,
             big_n: a.big_n.unwrap_or(pick(300, 5000) as usize),
             big_cap: Duration::from_secs(a.big_cap_secs.unwrap_or(pick(30, 120))),
             metrics_n: pick(100, 1000) as usize,
             scrapes: pick(5, 20) as usize,
             stamp_bytes: pick(64 << 20, 512 << 20),
-            stamp_rounds: pick(1, 3) as usize,
+            stamp_rounds: pick(1, 5) as usize,
         }
     }
 
@@ -216,7 +219,7 @@ impl Plan {
             s += p * (12.0 + progs as f64 * 0.15);
         }
         if want("storm") {
-            s += 2.0 * (self.storm.as_secs_f64() + 3.0);
+            s += 2.0 * self.storm_rounds as f64 * (self.storm.as_secs_f64() + 3.0);
         }
         if want("big") {
             let n = self.big_n as f64;
@@ -386,7 +389,7 @@ fn run_section(
             100,
             plan.slow_rounds,
         )],
-        "storm" => stress::crash_storm(kinds, plan.storm_n, plan.storm),
+        "storm" => stress::crash_storm(kinds, plan.storm_n, plan.storm, plan.storm_rounds),
         "big" => stress::scale_big(kinds, plan.big_n, plan.big_cap),
         "observe" => observe_section(tools, kinds, plan),
         _ => Vec::new(),

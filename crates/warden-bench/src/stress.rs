@@ -239,41 +239,42 @@ pub fn slow_shutdown(
 /// then FATAL. The supervisor's CPU seconds from its start until
 /// `window` has passed, and the time until all are FATAL (polled every
 /// 250 ms, the polls' cost included in the CPU).
-pub fn crash_storm(kinds: &[Kind], n: usize, window: Duration) -> Vec<Table> {
+/// `rounds` rounds, the tools alternating within each (one sample per
+/// tool and round: a single 30 s window is at the mercy of the machine).
+pub fn crash_storm(kinds: &[Kind], n: usize, window: Duration, rounds: usize) -> Vec<Table> {
     let body = format!(
         "[program:c]\ncommand=false\nprocess_name=c%(process_num)04d\nnumprocs={n}\n\
          autorestart=true\nstdout_logfile=NONE\nstderr_logfile=NONE\n"
     );
-    let mut cpu_rows = Vec::new();
-    let mut fatal_rows = Vec::new();
-    for kind in kinds {
-        let mut cpu = Row::new(kind.name);
-        let mut fatal = Row::new(kind.name);
-        let t0 = Instant::now();
-        let Some(r) = start(kind, "storm", &body) else {
-            cpu.note = "did not start".into();
-            cpu_rows.push(cpu);
-            fatal_rows.push(fatal);
-            continue;
-        };
-        let pid = r.pid();
-        let mut all_fatal = None;
-        while t0.elapsed() < window {
-            if all_fatal.is_none() && count_in(&r.sock, "FATAL") == Some((n, n)) {
-                all_fatal = Some(t0.elapsed());
+    let mut cpu_rows: Vec<Row> = kinds.iter().map(|k| Row::new(k.name)).collect();
+    let mut fatal_rows: Vec<Row> = kinds.iter().map(|k| Row::new(k.name)).collect();
+    for _ in 0..rounds.max(1) {
+        for (i, kind) in kinds.iter().enumerate() {
+            let (cpu, fatal) = (&mut cpu_rows[i], &mut fatal_rows[i]);
+            let t0 = Instant::now();
+            let Some(r) = start(kind, "storm", &body) else {
+                cpu.note = "did not start".into();
+                continue;
+            };
+            let pid = r.pid();
+            let mut all_fatal = None;
+            while t0.elapsed() < window {
+                if all_fatal.is_none() && count_in(&r.sock, "FATAL") == Some((n, n)) {
+                    all_fatal = Some(t0.elapsed());
+                }
+                std::thread::sleep(
+                    Duration::from_millis(250).min(window.saturating_sub(t0.elapsed())),
+                );
             }
-            std::thread::sleep(Duration::from_millis(250).min(window.saturating_sub(t0.elapsed())));
+            if let Some(c) = manager_cpu_seconds(pid) {
+                cpu.samples.push(c);
+            }
+            match all_fatal {
+                Some(t) => fatal.samples.push(t.as_secs_f64()),
+                None => fatal.note = format!("not all FATAL within {} s", window.as_secs()),
+            }
+            finish(r, Duration::from_secs(30));
         }
-        if let Some(c) = manager_cpu_seconds(pid) {
-            cpu.samples.push(c);
-        }
-        match all_fatal {
-            Some(t) => fatal.samples.push(t.as_secs_f64()),
-            None => fatal.note = format!("not all FATAL within {} s", window.as_secs()),
-        }
-        finish(r, Duration::from_secs(30));
-        cpu_rows.push(cpu);
-        fatal_rows.push(fatal);
     }
     let mut checks = Vec::new();
     if let (Some(w), Some(s)) = (
