@@ -100,16 +100,12 @@ impl Running {
     /// Waits for the supervisor to exit; its exit code (through `unshare`,
     /// which passes it on).
     fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return st.code();
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let mut code = None;
+        test_programs::poll_until(limit, || {
+            code = self.child.try_wait().unwrap().map(|st| st.code());
+            code.is_some()
+        });
+        code.flatten()
     }
 }
 

@@ -274,16 +274,21 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_205_481_000 + ms)
     }
 
-    #[test]
-    fn timestamps_stamp_each_line_once() {
-        let mut f = Formatter::new(
+    /// A formatter with timestamps for web's stdout.
+    fn stamped() -> Formatter {
+        Formatter::new(
             LineFormat {
                 timestamps: true,
                 json: false,
             },
             "web",
             "stdout",
-        );
+        )
+    }
+
+    #[test]
+    fn timestamps_stamp_each_line_once() {
+        let mut f = stamped();
         assert_eq!(
             f.format(b"one\ntw", at(7)),
             b"2026-12-02T09:58:01.007Z one\n2026-12-02T09:58:01.007Z tw"
@@ -318,14 +323,7 @@ mod tests {
             })
             .collect();
         for cut in [1, 2, 5, 16, 17, 33, 100, 4096] {
-            let mut f = Formatter::new(
-                LineFormat {
-                    timestamps: true,
-                    json: false,
-                },
-                "web",
-                "stdout",
-            );
+            let mut f = stamped();
             let mut got = Vec::new();
             for chunk in text.chunks(cut) {
                 got.extend_from_slice(f.format(chunk, at(7)));

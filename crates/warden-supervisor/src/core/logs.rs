@@ -949,14 +949,20 @@ mod tests {
 
     /// Waits up to 10 s for `p` to exist.
     fn appears(p: &Path) -> bool {
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !p.exists() {
-            if std::time::Instant::now() > end {
-                return false;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        test_programs::poll_until(std::time::Duration::from_secs(10), || p.exists())
+    }
+
+    /// A sink of `d.log` in `dir` rotated daily with compression, at an
+    /// injected clock: local noon of some day, which it returns.
+    fn daily_gzipped(dir: &Path) -> (Rc<Sink>, i64) {
+        let s = Sink::open(&dir.join("d.log"), 0, 3).unwrap();
+        let mut t: i64 = 1_796_205_481;
+        while warden_sys::clock::local_time(t).hour != 12 {
+            t += 3600;
         }
-        true
+        s.set_policy(LogRotate::Daily, true, t);
+        s.tick(t);
+        (s, t)
     }
 
     fn zcat(p: &Path) -> Vec<u8> {
@@ -973,14 +979,7 @@ mod tests {
     fn rotates_by_the_clock_and_gzips_off_the_thread() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.log");
-        let s = Sink::open(&p, 0, 3).unwrap();
-        // an injected clock: local noon of some day
-        let mut t: i64 = 1_796_205_481;
-        while warden_sys::clock::local_time(t).hour != 12 {
-            t += 3600;
-        }
-        s.set_policy(LogRotate::Daily, true, t);
-        s.tick(t);
+        let (s, t) = daily_gzipped(dir.path());
         s.write(b"day one\n");
         s.tick(t + 60);
         s.tick(t + 6 * 3600); // 18:00, the same day
@@ -1040,14 +1039,7 @@ mod tests {
     #[test]
     fn a_rotation_during_a_compression_loses_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("d.log");
-        let s = Sink::open(&p, 0, 3).unwrap();
-        let mut t: i64 = 1_796_205_481;
-        while warden_sys::clock::local_time(t).hour != 12 {
-            t += 3600;
-        }
-        s.set_policy(LogRotate::Daily, true, t);
-        s.tick(t);
+        let (s, t) = daily_gzipped(dir.path());
         // incompressible, so that gzip takes a while
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         let big: Vec<u8> = (0..24 << 20)
@@ -1067,11 +1059,10 @@ mod tests {
         let (gz1, gz2) = (dir.path().join("d.log.1.gz"), dir.path().join("d.log.2.gz"));
         assert!(appears(&gz1) && appears(&gz2));
         let done = || !dir.path().join("d.log.1").exists() && !dir.path().join("d.log.2").exists();
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !done() && std::time::Instant::now() < end {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert!(done(), "plain backups left behind");
+        assert!(
+            test_programs::poll_until(std::time::Duration::from_secs(30), done),
+            "plain backups left behind"
+        );
         assert_eq!(zcat(&gz1), b"day two\n");
         assert!(zcat(&gz2) == big, "the first day's log, whole");
     }
