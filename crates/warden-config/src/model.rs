@@ -98,9 +98,9 @@ pub enum ProcessKind {
     /// `[program:x]` (or an `[fcgi-program:x]` pulled into a `[group:x]`, which
     /// supervisord then runs as a plain program).
     Program,
-    /// `[eventlistener:x]`: parsed and checked, not run by warden.
+    /// `[eventlistener:x]`: run as supervisord runs it (the event listener protocol).
     EventListener,
-    /// `[fcgi-program:x]` in its own group: parsed and checked, not run by warden.
+    /// `[fcgi-program:x]` in its own group: run as supervisord runs it (the socket is every process's fd 0).
     FcgiProgram,
 }
 
@@ -266,7 +266,7 @@ pub struct GroupConfig {
     pub processes: Vec<ProcessConfig>,
 }
 
-/// An `[eventlistener:x]` pool (parsed and checked, not run by warden).
+/// An `[eventlistener:x]` pool (run by the supervisor as a pool of listeners).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventListenerPool {
     /// Pool name.
@@ -304,7 +304,7 @@ pub enum FcgiSocket {
     },
 }
 
-/// An `[fcgi-program:x]` group (parsed and checked, not run by warden).
+/// An `[fcgi-program:x]` group (its socket is created by the supervisor and is every process's fd 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FcgiGroup {
     /// Group (program) name.

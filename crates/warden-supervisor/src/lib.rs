@@ -52,33 +52,43 @@
 //!
 //! # Known deviations from supervisord 4.3.0
 //!
+//! Each is deliberate; the reason follows the dash.
+//!
+//! - Help texts (`-h`, `supervisorctl help`) are warden's own words, not
+//!   copies; option names and behaviour are supervisord's.
 //! - Deadlines fire when due instead of on supervisord's 1 s poll: RUNNING
 //!   comes right after `startsecs`, FATAL right after the last failure,
 //!   exits are noticed at once (the documented rules, without the latency).
-//!   Waiting calls answer as soon as the change they wait for happens.
-//! - Non-default `[rpcinterface:x]` factories are parsed but not run (a
-//!   warning is logged); a main `logfile=syslog` is not
-//!   sent to syslog. (`[eventlistener:x]` pools run: see [`listeners`];
-//!   `stdout_syslog`/`stderr_syslog` work, and `WARDEN_SYSLOG_SOCKET` can
-//!   point them at another socket than `/dev/log`.) Output that is not
-//!   UTF-8 goes to syslog with the bad bytes replaced, where supervisord
-//!   drops the chunk.
+//!   Waiting calls answer as soon as the change they wait for happens. —
+//!   an idle supervisor never wakes up, and scripts wait less.
+//! - Non-default `[rpcinterface:x]` factories and event listener
+//!   `result_handler`s are parsed but not run (a warning is logged). — they
+//!   are Python code, which a Rust binary cannot load.
+//! - Output sent to syslog that is not UTF-8 has its bad bytes replaced;
+//!   supervisord drops the whole chunk with a traceback. — nothing a
+//!   program writes is lost.
 //! - A config error at start lists every error with its file and line; the
 //!   same error on `reread`/`update` is worded as supervisord words it
-//!   (`CANT_REREAD`), for scripts that match it.
-//! - `minfds`/`minprocs` are enforced as supervisord does, but the "Increased
-//!   RLIMIT_NOFILE limit" info lines are not logged.
+//!   (`CANT_REREAD`), for scripts that match it. — one round of fixes
+//!   instead of one per error.
 //! - `GET /` is warden's live dashboard, not supervisord's status table;
 //!   supervisord's action URLs (`/index.html?action=...`) and
 //!   `/tail.html` behave as supervisord's, but answer 403 when a browser
-//!   says the request comes from another site.
+//!   says the request comes from another site. — cross-site requests could
+//!   otherwise stop programs from any web page the operator opens.
 //! - `reload`/SIGHUP re-reads the config and restarts the programs in the
-//!   same process but keeps the HTTP sockets bound at start.
+//!   same process but keeps the HTTP sockets bound at start, so changes to
+//!   `[unix_http_server]`/`[inet_http_server]` take a restart of the
+//!   supervisor. — no window in which clients (the one that asked for the
+//!   reload included) are refused.
 //! - AUTO child logs are created (mode 0600, `O_EXCL`) when their group is
-//!   added, as `mkstemp` would; supervisord only picks a name.
+//!   added, as `mkstemp` would; supervisord only picks a name. — no other
+//!   user can plant or read the file in between.
 //! - An unusable main log refuses the start (supervisord runs without it).
+//!   — a supervisor that cannot log fails silently.
 //! - An `[fcgi-program:x]` socket lives as long as its group; supervisord
-//!   closes it whenever no process of the group runs.
+//!   closes it whenever no process of the group runs. — connections wait
+//!   in the backlog across a restart instead of being refused.
 //! - `warden.update` (used by `warden ctl update`, not listed by
 //!   `system.listMethods`) restarts only the processes whose config changed;
 //!   supervisorctl's `update` keeps supervisord's whole-group behaviour.
@@ -262,21 +272,27 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if opts.check_config {
         return check_config(&loaded);
     }
-    if let Err(msg) = set_rlimits(&loaded.config.supervisord) {
-        eprintln!("Error: {msg}\nFor help, use {} -h", argv0(&args));
-        return 2;
-    }
-    run::run(path, opts, loaded)
+    let raised = match set_rlimits(&loaded.config.supervisord) {
+        Ok(raised) => raised,
+        Err(msg) => {
+            eprintln!("Error: {msg}\nFor help, use {} -h", argv0(&args));
+            return 2;
+        }
+    };
+    run::run(path, opts, loaded, raised)
 }
 
 /// supervisord's `set_rlimits_or_exit`: raise the soft limits to `minfds` and
 /// `minprocs` (and the hard ones too where they are lower, which only root
-/// may); if that is refused, the same message and a usage exit.
-fn set_rlimits(s: &warden_config::SupervisordSection) -> Result<(), String> {
+/// may); if that is refused, the same message and a usage exit. Returns
+/// supervisord's info line for each limit raised, for the main log.
+fn set_rlimits(s: &warden_config::SupervisordSection) -> Result<Vec<String>, String> {
     use warden_sys::process::{rlimit, set_rlimit, Limit};
+    let mut raised = Vec::new();
     let checks = [
         (
             Limit::OpenFiles,
+            "RLIMIT_NOFILE",
             s.minfds,
             "The minimum number of file descriptors required to run this process is {min} as \
              per the \"minfds\" command-line argument or config file setting. The current \
@@ -286,6 +302,7 @@ fn set_rlimits(s: &warden_config::SupervisordSection) -> Result<(), String> {
         ),
         (
             Limit::Processes,
+            "RLIMIT_NPROC",
             s.minprocs,
             "The minimum number of available processes required to run this program is {min} as \
              per the \"minprocs\" command-line argument or config file setting. The current \
@@ -294,7 +311,7 @@ fn set_rlimits(s: &warden_config::SupervisordSection) -> Result<(), String> {
              setting in the config file to allow the process to start.",
         ),
     ];
-    for (limit, min, msg) in checks {
+    for (limit, name, min, msg) in checks {
         let Ok(min) = u64::try_from(min) else {
             continue;
         };
@@ -312,8 +329,9 @@ fn set_rlimits(s: &warden_config::SupervisordSection) -> Result<(), String> {
                 .replace("{min}", &min.to_string())
                 .replace("{hard}", &hard.to_string()));
         }
+        raised.push(format!("Increased {name} limit to {min}"));
     }
-    Ok(())
+    Ok(raised)
 }
 
 fn argv0(args: &[OsString]) -> String {

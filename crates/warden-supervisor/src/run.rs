@@ -18,7 +18,14 @@ use crate::trees::Trees;
 use crate::Options;
 
 /// Runs the daemon: daemonize, runtime, engine. Returns the exit code.
-pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
+/// `raised`: the resource limits raised at start (`minfds`, `minprocs`),
+/// logged as supervisord logs them.
+pub fn run(
+    path: PathBuf,
+    opts: Options,
+    loaded: warden_config::Loaded,
+    raised: Vec<String>,
+) -> i32 {
     let mut config = loaded.config;
     let init = Init::new(opts.init, &config.supervisord);
     if init.active {
@@ -144,6 +151,7 @@ pub fn run(path: PathBuf, opts: Options, loaded: warden_config::Loaded) -> i32 {
         let mut engine = Engine::new(config, parts);
         engine.set_listener_tap(tap);
         engine.set_intent(previous.intent);
+        engine.set_raised_limits(raised);
         for w in &loaded.warnings {
             engine.log(Level::Warn, &w.to_string());
         }

@@ -582,6 +582,7 @@ mod tests {
         .config;
         let log = MainLog {
             sink: None,
+            syslog: false,
             level: Level::Info,
             echo: false,
         };

@@ -143,6 +143,54 @@ fn usr2_logs_the_reopen_like_supervisord() {
 }
 
 #[test]
+fn raised_limits_are_logged_like_supervisord() {
+    // both daemons start with a soft limit of 1000 descriptors and raise it
+    // to minfds (below the hard limit, which only CAP_SYS_RESOURCE may raise)
+    let want = 1500u64;
+    let scratch = Scratch::new();
+    let header = HEADER.replace("loglevel=info", &format!("loglevel=info\nminfds={want}"));
+    let progs = "[program:calm]\ncommand={child} --tag {tag}\nstartsecs=0\n";
+    let prefix = ["prlimit", "--nofile=1000:"];
+    let r = Sup::start_via(
+        helper::Kind::Real,
+        &scratch.join("real"),
+        &header,
+        progs,
+        &prefix,
+    );
+    let w = Sup::start_via(
+        helper::Kind::Warden,
+        &scratch.join("warden"),
+        &header,
+        progs,
+        &prefix,
+    );
+    r.settle();
+    w.settle();
+    let lines = |s: &Sup| -> Vec<String> {
+        let head: Vec<String> = s
+            .mainlog()
+            .lines()
+            .take_while(|l| !l.contains("supervisord started"))
+            .map(|l| l.get(24..).unwrap_or("").to_string())
+            .collect();
+        let limit = std::fs::read_to_string(format!("/proc/{}/limits", s.pid)).unwrap();
+        assert!(
+            limit.lines().any(|l| l.starts_with("Max open files")
+                && l.split_whitespace().nth(3) == Some(&want.to_string())),
+            "{limit}"
+        );
+        head
+    };
+    let (a, b) = (lines(&r), lines(&w));
+    assert_eq!(a, b, "real (left) vs warden (right)");
+    assert!(
+        b.contains(&format!("INFO Increased RLIMIT_NOFILE limit to {want}")),
+        "{b:?}"
+    );
+}
+
+#[test]
 fn question_mark_is_help_like_supervisord() {
     let run = |exe: std::path::PathBuf, pre: &[&str]| {
         let out = std::process::Command::new(exe)
@@ -302,6 +350,85 @@ startsecs=0
         ward_tail.contains("hello\n\nworld\nno newline"),
         "{ward_tail:?}"
     );
+}
+
+#[test]
+fn a_main_log_to_syslog_matches_what_supervisord_sends() {
+    use std::os::unix::net::UnixDatagram;
+    let scratch = Scratch::new();
+    let wrapper = scratch.join("with-dev-log.sh");
+    std::fs::write(&wrapper, WITH_DEV_LOG).unwrap();
+    let header = HEADER.replace("logfile=%(here)s/main.log", "logfile=syslog");
+    let progs = "[program:talk]\ncommand=sleep 1000\nstartsecs=0\n";
+    let receive = |kind: helper::Kind, sub: &str| {
+        let sock_path = scratch.join(&format!("{sub}.sock"));
+        let sock = UnixDatagram::bind(&sock_path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let dir = scratch.join(sub);
+        let prefix = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            wrapper.to_str().unwrap(),
+            sock_path.to_str().unwrap(),
+        ];
+        let sup = Sup::start_via(kind, &dir, &header, progs, &prefix);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        wait_for(Duration::from_secs(15), "the success line", || {
+            if let Ok(n) = sock.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+            got.iter()
+                .any(|m| m.contains("success: talk"))
+                .then_some(())
+        });
+        // a record of several lines is one message per line
+        sup.ctl(&["stop", "talk"]);
+        wait_for(Duration::from_secs(15), "the stop line", || {
+            if let Ok(n) = sock.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+            got.iter()
+                .any(|m| m.contains("stopped: talk"))
+                .then_some(())
+        });
+        // readLog has no file to read
+        let (maintail, _) = sup.ctl(&["maintail"]);
+        // `<14>Dec  2 07:57:40 supervisord: 2026-12-02 07:57:40,123 INFO ...`
+        let got: Vec<String> = got
+            .iter()
+            .map(|m| match m.split_once('>') {
+                Some((pri, rest)) if rest.len() > 15 => {
+                    let rest = &rest[15..];
+                    let rest = match rest.split_once(": ") {
+                        Some((ident, msg)) if msg.len() > 23 => {
+                            format!("{ident}: STAMP{}", &msg[23..])
+                        }
+                        _ => rest.to_string(),
+                    };
+                    // (normalize drops the newline the record ends with)
+                    let end = if m.ends_with('\n') { "\n" } else { "" };
+                    normalize(&format!("{pri}>TIME{rest}"), &[&dir]) + end
+                }
+                _ => m.clone(),
+            })
+            .collect();
+        (got, maintail)
+    };
+    let (real, real_tail) = receive(helper::Kind::Real, "real");
+    let (ward, ward_tail) = receive(helper::Kind::Warden, "warden");
+    assert_eq!(real, ward, "real (left) vs warden (right)");
+    for want in [
+        "<14>TIME supervisord: STAMP INFO spawned: 'talk' with pid N\n",
+        "<14>TIME supervisord: STAMP WARN stopped: talk (terminated by SIGTERM)\n",
+    ] {
+        assert!(ward.iter().any(|m| m == want), "{want:?} in {ward:#?}");
+    }
+    assert_eq!(real_tail, ward_tail);
 }
 
 /// The inode of the socket that is `pid`'s fd 0 (`socket:[N]`).

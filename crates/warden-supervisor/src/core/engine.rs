@@ -283,6 +283,8 @@ pub struct Engine {
     deferred_logs: Vec<(Level, String)>,
     changed: bool,
     restarted: bool,
+    /// "Increased RLIMIT_NOFILE limit to N" lines for the first start-up.
+    raised_limits: Vec<String>,
     pub(in crate::core) launcher: Box<dyn Launcher>,
     pub(in crate::core) clock: Rc<dyn Clock>,
     pub(in crate::core) loader: Loader,
@@ -328,6 +330,7 @@ impl Engine {
             deferred_logs: Vec::new(),
             changed: false,
             restarted: false,
+            raised_limits: Vec::new(),
             launcher: parts.launcher,
             clock: parts.clock,
             loader: parts.loader,
@@ -373,6 +376,12 @@ impl Engine {
         self.listener_tap = Some(tap);
     }
 
+    /// The limits raised before the start (`minfds`, `minprocs`): logged at
+    /// the first start-up only, as supervisord raises them only then.
+    pub fn set_raised_limits(&mut self, lines: Vec<String>) {
+        self.raised_limits = lines;
+    }
+
     /// Logs the start-up lines, builds the groups and autostarts them.
     pub fn start(&mut self) {
         self.startup_messages();
@@ -394,6 +403,9 @@ impl Engine {
                 Level::Info,
                 &format!("Included extra file \"{}\" during parsing", f.display()),
             );
+        }
+        for line in std::mem::take(&mut self.raised_limits) {
+            self.log.log(Level::Info, &line);
         }
         for r in &self.config.rpcinterfaces {
             if r.factory == "supervisor.rpcinterface:make_main_rpcinterface" {

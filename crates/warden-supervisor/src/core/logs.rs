@@ -464,8 +464,11 @@ pub(crate) fn tail_window(sz: i64, offset: i64, length: i64) -> (i64, i64, bool)
 /// The daemon's own log: `YYYY-MM-DD HH:MM:SS,mmm LEVEL message`.
 #[derive(Debug, Clone)]
 pub struct MainLog {
-    /// The file, unless `logfile=syslog` or it could not be opened.
+    /// The file, unless `logfile=syslog`.
     pub sink: Option<Rc<Sink>>,
+    /// `logfile=syslog`: lines go to the local syslog (see
+    /// [`crate::core::syslog::send_main`]).
+    pub syslog: bool,
     /// Lowest level written.
     pub level: Level,
     /// Also echo to stdout (nodaemon and not silent).
@@ -481,7 +484,8 @@ impl MainLog {
     /// permission): the supervisor must not run without its log.
     pub fn for_config(config: &warden_config::Config, echo: bool) -> Result<MainLog, String> {
         let s = &config.supervisord;
-        let sink = if s.logfile.as_os_str() == "syslog" {
+        let syslog = s.logfile.as_os_str() == "syslog";
+        let sink = if syslog {
             None
         } else {
             let sink = Sink::open(&s.logfile, s.logfile_maxbytes, s.logfile_backups)
@@ -497,7 +501,12 @@ impl MainLog {
             warden_config::LogLevel::Error => Level::Error,
             warden_config::LogLevel::Critical => Level::Critical,
         };
-        Ok(MainLog { sink, level, echo })
+        Ok(MainLog {
+            sink,
+            syslog,
+            level,
+            echo,
+        })
     }
 
     /// Writes one line if `level` passes the filter.
@@ -505,12 +514,16 @@ impl MainLog {
         if level < self.level {
             return;
         }
-        let line = format!("{} {} {}\n", timestamp(), level_name(level), msg);
+        let stamp = timestamp();
+        let line = format!("{stamp} {} {msg}\n", level_name(level));
         if let Some(s) = &self.sink {
             s.write(line.as_bytes());
         }
         if self.echo {
             let _ = std::io::stdout().write_all(line.as_bytes());
+        }
+        if self.syslog {
+            crate::core::syslog::send_main(&stamp, level_name(level), msg, self.echo);
         }
     }
 }

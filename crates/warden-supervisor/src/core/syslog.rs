@@ -1,4 +1,5 @@
-//! Program output to the local syslog (`stdout_syslog` / `stderr_syslog`).
+//! Program output to the local syslog (`stdout_syslog` / `stderr_syslog`),
+//! and the main log when it is `logfile=syslog`.
 //!
 //! supervisord 4 hands each chunk to Python's `syslog.syslog`, which opens
 //! the log as glibc does by default: ident `supervisord` (its argv\[0\]),
@@ -8,6 +9,11 @@
 //! `<14>Dec  2 07:57:40 supervisord: web hello`. warden sends the same
 //! datagrams. Hand-written: the syslog crates add a host name and pid to
 //! the header, which glibc leaves out on the local socket.
+//!
+//! The main log (`logfile=syslog`) goes the same way, one message per line
+//! of a log record formatted as in the file, newline included, as
+//! supervisord's `SyslogHandler` formats it:
+//! `<14>Dec  2 07:57:40 supervisord: 2026-12-02 07:57:40,123 INFO spawned: ...\n`.
 //!
 //! Deliberate difference: a chunk that is not UTF-8 is sent with the bad
 //! bytes replaced (supervisord drops it with a traceback on its stderr).
@@ -59,15 +65,39 @@ pub fn send(name: &str, data: &[u8]) {
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
         return;
     }
+    for line in messages(data) {
+        datagram(&format!("{name} {line}"));
+    }
+}
+
+/// Sends one record of the main log (`logfile=syslog`): each of its lines
+/// as a message, `stamp LEVEL line` with the newline supervisord's format
+/// ends in. With `WARDEN_SYSLOG_SOCKET=-` the lines go to standard output
+/// as they would to the file, unless `echoed` already put them there.
+pub fn send_main(stamp: &str, level: &str, msg: &str, echoed: bool) {
+    if to_stdout() {
+        if !echoed {
+            use std::io::Write as _;
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(format!("{stamp} {level} {msg}\n").as_bytes());
+        }
+        return;
+    }
+    for line in msg.trim_end_matches('\n').split('\n') {
+        datagram(&format!("{stamp} {level} {line}\n"));
+    }
+}
+
+/// One datagram, `<PRI>TIME supervisord: message`, dropped when the socket
+/// is absent or full.
+fn datagram(message: &str) {
     let l = local();
     let Some(socket) = &l.socket else {
         return;
     };
-    let stamp = timestamp();
-    for line in messages(data) {
-        let msg = format!("<{PRIORITY}>{stamp} {IDENT}: {name} {line}");
-        let _ = socket.send_to(msg.as_bytes(), &l.path);
-    }
+    let msg = format!("<{PRIORITY}>{} {IDENT}: {message}", timestamp());
+    let _ = socket.send_to(msg.as_bytes(), &l.path);
 }
 
 /// `WARDEN_SYSLOG_SOCKET=-` (read once).

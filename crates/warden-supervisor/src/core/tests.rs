@@ -120,6 +120,7 @@ impl Harness {
             loader: Box::new(move || Ok(parse(&source.borrow()))),
             bus: bus.clone(),
             log: MainLog {
+                syslog: false,
                 sink: None,
                 level: Level::Debug,
                 echo: false,
@@ -766,6 +767,40 @@ fn stop_all_stops_dependents_first_then_their_dependencies() {
         panic!("resolved");
     };
     assert_eq!(r.len(), 3);
+}
+
+#[test]
+fn update_stops_dependents_before_what_they_depend_on() {
+    let both = [
+        program("db", "startsecs=0"),
+        program("web", "startsecs=0\ndepends_on=db"),
+    ]
+    .concat();
+    let mut h = Harness::new(&both);
+    let (db, web) = (h.pid("db"), h.pid("web"));
+    // both change: both restart, web stopped first, db once web has stopped
+    *h.text.borrow_mut() = both.replace("startsecs=0", "startsecs=0\ndirectory=/tmp");
+    let mut rx = h.call(Request::Update { groups: vec![] });
+    let signalled =
+        |h: &Harness| -> Vec<i32> { h.world.signals.borrow().iter().map(|s| s.0).collect() };
+    assert_eq!(signalled(&h), [web], "db waits for web");
+    h.exit("web", Exit::Code(0));
+    assert_eq!(signalled(&h), [web, db]);
+    assert!(pending(&mut rx));
+    h.exit("db", Exit::Code(0));
+    let Ok(Ok(Reply::Update(_))) = rx.try_recv() else {
+        panic!("update answered once both stopped");
+    };
+    // both removed: the same order
+    *h.text.borrow_mut() = program("other", "startsecs=0");
+    h.world.signals.borrow_mut().clear();
+    let (db, web) = (h.pid("db"), h.pid("web"));
+    let mut rx = h.call(Request::Update { groups: vec![] });
+    assert_eq!(signalled(&h), [web], "db waits for web");
+    h.exit("web", Exit::Code(0));
+    assert_eq!(signalled(&h), [web, db]);
+    h.exit("db", Exit::Code(0));
+    assert!(matches!(rx.try_recv(), Ok(Ok(Reply::Update(_)))));
 }
 
 #[test]

@@ -98,6 +98,7 @@ pub(super) fn update(e: &mut Engine, wanted: &[String]) -> Answer {
     for cfg in changed {
         report.groups.push(change_group(e, &cfg, &mut waits));
     }
+    stop_retired(e, &waits);
 
     let added: Vec<Rc<GroupConfig>> = e
         .pending_groups
@@ -131,24 +132,39 @@ pub(super) fn update(e: &mut Engine, wanted: &[String]) -> Answer {
     }
 }
 
-/// Marks `id` to be retired once stopped, and stops it if it runs.
+/// Marks `id` to be retired once stopped ([`stop_retired`] stops it).
 fn retire(e: &mut Engine, id: ProcId, how: Retire, waits: &mut Vec<ProcId>) {
     let Some(p) = e.procs.get_mut(&id) else {
         return;
     };
-    let state = p.fsm.state;
     p.retire = Some(how);
     waits.push(id);
     if !e.retiring.contains(&id) {
         e.retiring.push(id);
     }
-    match state {
-        State::Starting | State::Running | State::Backoff => {
-            let _ = e.stop_proc(id);
+}
+
+/// Stops the processes this update retires that run, dependents first
+/// (`depends_on`): a process that others among them depend on is stopped
+/// once those have stopped. One already stopping (by hand, or an earlier
+/// update) is retired when that stop ends.
+fn stop_retired(e: &mut Engine, ids: &[ProcId]) {
+    for &id in ids {
+        let Some(p) = e.procs.get(&id) else {
+            continue;
+        };
+        if !matches!(
+            p.fsm.state,
+            State::Starting | State::Running | State::Backoff
+        ) {
+            continue;
         }
-        // Already stopping (by hand, or an earlier update): it is retired
-        // when that stop ends.
-        _ => {}
+        let dependents = e.dependents_among(id, ids);
+        if dependents.is_empty() {
+            let _ = e.stop_proc(id);
+        } else {
+            e.hold_stop(id, dependents);
+        }
     }
 }
 
