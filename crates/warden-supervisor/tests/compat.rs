@@ -480,6 +480,7 @@ stdout_logfile=%(here)s/web-%(process_num)s.log
 command={{child}} --fcgi --tag {{tag}}
 socket=unix://%(here)s/fcgi.sock
 socket_mode=0660
+socket_owner=nobody:nogroup
 startsecs=0
 stdout_logfile=%(here)s/local.log
 "
@@ -509,6 +510,12 @@ stdout_logfile=%(here)s/local.log
             &std::fs::metadata(&local).unwrap().permissions(),
         );
         assert_eq!(mode & 0o7777, 0o660, "{who}: socket_mode");
+        let meta = std::fs::metadata(&local).unwrap();
+        let owner = (
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            std::os::unix::fs::MetadataExt::gid(&meta),
+        );
+        assert_eq!(owner, (65534, 65534), "{who}: socket_owner nobody:nogroup");
         for (log, family) in [
             ("web-0.log", "inet"),
             ("web-1.log", "inet"),

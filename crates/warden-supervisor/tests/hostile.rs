@@ -305,6 +305,27 @@ fn a_log_whose_directory_vanished_is_a_spawn_error_as_in_supervisord() {
             true
         )
     );
+    // BACKOFF, a retry that fails the same way, then FATAL, as supervisord
+    for sup in [&r, &w] {
+        wait_for(Duration::from_secs(20), "FATAL", || {
+            (state_of(sup, "nolog") == "FATAL").then_some(())
+        });
+    }
+    let gave_up = |sup: &Sup| {
+        sup.mainlog()
+            .lines()
+            .filter(|l| l.contains("nolog") && (l.contains("gave up") || l.contains("spawnerr")))
+            .map(|l| l.get(24..).unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(gave_up(&w), gave_up(&r), "warden (left) vs real (right)");
+    assert!(
+        gave_up(&w)
+            .iter()
+            .any(|l| l.contains("entered FATAL state")),
+        "{:?}",
+        gave_up(&w)
+    );
     let children: Vec<i32> = test_programs::pids_with(&w.dir.to_string_lossy())
         .into_iter()
         .filter(|p| *p != w.pid && *p != r.pid)

@@ -466,6 +466,81 @@ fn a_critical_program_going_fatal_stops_everything_with_exit_code_3() {
 }
 
 #[test]
+fn a_critical_program_that_exits_for_good_stops_everything_with_exit_code_3() {
+    let mut h = Harness::new(
+        &[
+            program("db", "startsecs=0"),
+            program("job", "startsecs=0\nautorestart=false\ncritical=true"),
+        ]
+        .concat(),
+    );
+    assert_eq!(h.state("job"), ProcessState::Running);
+    // an expected exit, but it will not be restarted
+    h.exit("job", Exit::Code(0));
+    let db = h.pid("db");
+    assert_eq!(h.world.signals.borrow().as_slice(), [(db, 15, false, 0)]);
+    h.exit("db", Exit::Code(0));
+    assert_eq!(
+        h.engine.finished(),
+        Some(crate::core::health::CRITICAL_EXIT)
+    );
+}
+
+#[test]
+fn a_program_that_autorestart_brings_back_is_not_critical_when_it_exits() {
+    let mut h = Harness::new(&program("job", "startsecs=0\ncritical=true"));
+    h.exit("job", Exit::Code(1));
+    assert_eq!(h.state("job"), ProcessState::Running, "restarted");
+    assert_eq!(h.engine.finished(), None);
+    assert!(h.world.signals.borrow().is_empty());
+}
+
+#[test]
+fn health_checks_carry_their_timeout_and_skip_the_start_period() {
+    let mut h = Harness::new(&program(
+        "api",
+        "startsecs=0\nhealthcheck=tcp:1\nhealthcheck_interval=2\nhealthcheck_timeout=1\n\
+         healthcheck_retries=1\nhealthcheck_start_period=5",
+    ));
+    h.advance(2000);
+    let timeouts: Vec<Ms> = h
+        .world
+        .probes
+        .borrow()
+        .iter()
+        .map(|(r, _)| r.timeout)
+        .collect();
+    assert_eq!(timeouts, [1000], "healthcheck_timeout reaches the prober");
+    h.answer_probes(Err("timed out".into()));
+    h.advance(4000);
+    h.answer_probes(Err("timed out".into()));
+    assert_eq!(h.description("api"), None, "failures in the start period");
+    assert!(h.world.signals.borrow().is_empty());
+    h.advance(6000);
+    h.answer_probes(Err("timed out".into()));
+    assert_eq!(
+        h.state("api"),
+        ProcessState::Stopping,
+        "one retry, after 5 s"
+    );
+}
+
+#[test]
+fn ready_probes_stop_once_the_program_runs() {
+    let mut h = Harness::new(&program("web", "startsecs=0\nready=tcp:1"));
+    assert_eq!(h.state("web"), ProcessState::Starting);
+    assert_eq!(h.answer_probes(Err("connection refused".into())), 1);
+    let due = h.engine.next_deadline().expect("the next probe");
+    h.advance(due);
+    assert_eq!(h.answer_probes(Ok(())), 1);
+    assert_eq!(h.state("web"), ProcessState::Running);
+    // RUNNING without a health check: no timer, no probe, ever
+    assert_eq!(h.engine.next_deadline(), None);
+    h.advance(60_000);
+    assert_eq!(h.answer_probes(Ok(())), 0);
+}
+
+#[test]
 fn ready_notify_comes_from_the_program_or_its_descendants() {
     use crate::core::health::Notification;
     let mut h = Harness::new(&program("n", "ready=notify\nstartsecs=0"));
