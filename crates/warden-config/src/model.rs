@@ -92,6 +92,18 @@ pub enum LogRotate {
     Hourly,
 }
 
+/// `previous_run=`: what becomes of the programs a crashed supervisor left
+/// running (found through the state file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PreviousRun {
+    /// Stop them before starting anything (default).
+    #[default]
+    Stop,
+    /// Take over those still in the config: they count as RUNNING with
+    /// their pid instead of being started again.
+    Adopt,
+}
+
 /// What kind of section produced a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessKind {
@@ -364,6 +376,9 @@ pub struct SupervisordSection {
     /// warden: give each program its own cgroup v2 when the supervisor's
     /// cgroup is delegated to it (default true).
     pub cgroups: bool,
+    /// warden: what becomes of the programs a crashed previous run left
+    /// running (default: stop them).
+    pub previous_run: PreviousRun,
     /// Default false.
     pub nocleanup: bool,
     /// Default: the system temp dir.

@@ -85,6 +85,7 @@ const SUPERVISORD_KEYS: &[&str] = &[
     "forward_signals",
     "pdeathsig",
     "cgroups",
+    "previous_run",
     "env_file",
 ];
 const UNIX_KEYS: &[&str] = &["file", "chmod", "chown", "username", "password"];
@@ -538,6 +539,18 @@ impl<'a, 'c> Loader<'a, 'c> {
             Some(9),
         );
         let cgroups = self.conv(S, "cgroups", "true", &e, dt::boolean, true);
+        let previous_run = self.conv(
+            S,
+            "previous_run",
+            "stop",
+            &e,
+            |v| match v.trim().to_ascii_lowercase().as_str() {
+                "stop" => Ok(PreviousRun::Stop),
+                "adopt" => Ok(PreviousRun::Adopt),
+                _ => Err("not one of stop, adopt".into()),
+            },
+            PreviousRun::Stop,
+        );
         let directory = match self.get(S, "directory", None, Some(&e)) {
             None => None,
             Some(d) => match dt::existing_directory(&d, &cwd, env, sys) {
@@ -648,6 +661,7 @@ impl<'a, 'c> Loader<'a, 'c> {
             forward_signals,
             pdeathsig,
             cgroups,
+            previous_run,
             nocleanup,
             childlogdir: PathBuf::from(childlogdir),
             user,

@@ -18,6 +18,7 @@ fn defaults() {
     assert!(s.forward_signals.is_empty());
     assert_eq!(s.pdeathsig, Some(9));
     assert!(s.cgroups);
+    assert_eq!(s.previous_run, warden_config::PreviousRun::Stop);
 }
 
 #[test]
@@ -31,6 +32,10 @@ fn values() {
     assert_eq!(s.pdeathsig, Some(15));
     assert!(!s.cgroups);
     assert_eq!(supervisord("pdeathsig=none").unwrap().pdeathsig, None);
+    assert_eq!(
+        supervisord("previous_run=Adopt").unwrap().previous_run,
+        warden_config::PreviousRun::Adopt
+    );
 }
 
 #[test]
@@ -44,4 +49,9 @@ fn bad_values_name_the_key() {
     assert!(e.contains("shutdown_timeout must be at least 1"), "{e}");
     let e = supervisord("pdeathsig=NOPE").unwrap_err();
     assert!(e.contains("pdeathsig"), "{e}");
+    let e = supervisord("previous_run=keep").unwrap_err();
+    assert!(
+        e.contains("previous_run") && e.contains("not one of stop, adopt"),
+        "{e}"
+    );
 }

@@ -106,7 +106,7 @@
 //!   every descendant (a cgroup per program when cgroup v2 is delegated)
 //!   and sweep what is left once the main process exited from a stop; a
 //!   state file next to the pidfile lets the next run stop what a crashed
-//!   run left behind. `shutdown_timeout` (default none, 9 s as init) bounds
+//!   run left behind (or adopt it, with `previous_run=adopt`). `shutdown_timeout` (default none, 9 s as init) bounds
 //!   a shutdown (then SIGKILL, exit 4); `forward_signals` passes signals
 //!   on to the programs.
 //! - A program stopped by hand stays stopped across `reload` and a restart

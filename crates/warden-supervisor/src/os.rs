@@ -68,6 +68,9 @@ pub struct OsLauncher {
     /// The programs' process trees and the state file (None: neither is
     /// kept; group signals reach the process group only).
     pub trees: Option<Rc<std::cell::RefCell<crate::trees::Trees>>>,
+    /// Where the end of an adopted process is told (its pid): it is not our
+    /// child, so no SIGCHLD comes for it.
+    pub gone: Option<mpsc::UnboundedSender<i32>>,
     /// `pdeathsig`: what children get when the supervisor dies.
     pub death_signal: Option<warden_sys::Signal>,
 }
@@ -84,6 +87,7 @@ impl OsLauncher {
             bus,
             notify: None,
             trees: None,
+            gone: None,
             death_signal: config
                 .supervisord
                 .pdeathsig
@@ -256,6 +260,41 @@ impl Launcher for OsLauncher {
         spec: &crate::core::engine::FcgiSpec,
     ) -> std::io::Result<std::os::fd::OwnedFd> {
         open_fcgi_socket(spec)
+    }
+
+    /// Watches the adopted process through a pidfd (readable once it has
+    /// ended), on a small thread of its own blocked in poll(2) (no wake-up
+    /// until it ends: tokio's `AsyncFd` would need `unsafe` here), and
+    /// tracks its tree.
+    fn adopt(
+        &mut self,
+        who: &crate::core::seams::Adoptee,
+        cfg: &warden_config::ProcessConfig,
+    ) -> Result<(), String> {
+        let gone = self
+            .gone
+            .clone()
+            .ok_or("nothing watches adopted processes")?;
+        let pid = warden_sys::Pid::from_raw(who.pid).ok_or("not a pid")?;
+        let fd = warden_sys::process::PidFd::open(pid).map_err(|e| e.to_string())?;
+        // the pidfd is for whatever has this pid now: it must still be the
+        // process the previous run started
+        if !warden_sys::procfs::same_process(who.pid, who.start) {
+            return Err("it has exited".into());
+        }
+        let raw = who.pid;
+        std::thread::Builder::new()
+            .name(format!("adopted-{raw}"))
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let _ = fd.wait_end();
+                let _ = gone.send(raw);
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(t) = &self.trees {
+            t.borrow_mut().adopted(who, cfg);
+        }
+        Ok(())
     }
 
     fn signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {

@@ -121,6 +121,9 @@ pub fn run(
         // uses `notify` starts, so nothing is opened without them)
         let (probe_tx, probe_rx) = mpsc::unbounded_channel();
         let mut launcher = OsLauncher::new(&config, bus.clone());
+        // adopted processes (previous_run=adopt) end through this
+        let (gone_tx, gone_rx) = mpsc::unbounded_channel();
+        launcher.gone = Some(gone_tx);
         let notify = config.supervisord.childlogdir.join(format!(
             "warden-notify-{}.sock",
             warden_sys::Pid::this().as_raw()
@@ -152,6 +155,7 @@ pub fn run(
         engine.set_listener_tap(tap);
         engine.set_intent(previous.intent);
         engine.set_raised_limits(raised);
+        engine.set_adoptees(previous.adoptees);
         for w in &loaded.warnings {
             engine.log(Level::Warn, &w.to_string());
         }
@@ -160,7 +164,7 @@ pub fn run(
         daemon.notify_ready();
         let ticks = tokio::task::spawn_local(crate::ticks::run(bus));
         let listening = tokio::task::spawn_local(listeners.run());
-        let code = drive(&mut engine, signals, rx, probe_rx, &trees, &init).await;
+        let code = drive(&mut engine, signals, rx, probe_rx, gone_rx, &trees, &init).await;
         trees.borrow_mut().finish();
         ticks.abort();
         listening.abort();
@@ -210,6 +214,7 @@ async fn drive(
     mut s: Signals,
     mut rx: mpsc::UnboundedReceiver<Command>,
     mut probes: mpsc::UnboundedReceiver<crate::probes::ProbeEvent>,
+    mut gone: mpsc::UnboundedReceiver<i32>,
     trees: &RefCell<Trees>,
     init: &Init,
 ) -> i32 {
@@ -281,6 +286,11 @@ async fn drive(
                 Command::Log(level, msg) => engine.log(level, &msg),
             },
             Some(ev) = probes.recv() => crate::probes::deliver(engine, ev),
+            Some(pid) = gone.recv() => {
+                // an adopted process ended; its status is not ours to collect
+                trees.borrow_mut().exited([pid]);
+                engine.reaped([(pid, crate::core::state::Exit::Unknown)]);
+            }
             () = tokio::time::sleep(std::time::Duration::from_millis(sleep_for.unwrap_or(0))), if sleep_for.is_some() => {
                 engine.fire_due();
             }

@@ -35,6 +35,7 @@ use serde_json::{json, Value};
 
 use crate::core::intent::Intent;
 use crate::core::logs::{Level, MainLog};
+use crate::core::seams::Adoptee;
 
 const SIGKILL: i32 = 9;
 const SIGTERM: i32 = 15;
@@ -159,6 +160,24 @@ impl Trees {
                 start,
                 asgroup: cfg.stopasgroup || cfg.killasgroup,
                 cgroup,
+                members: Vec::new(),
+                stopping: false,
+            },
+        );
+        self.dirty = true;
+    }
+
+    /// A process adopted from a crashed previous run (see [`recover`]): its
+    /// tree is tracked as a spawned one's, and the state file keeps it.
+    pub fn adopted(&mut self, who: &Adoptee, cfg: &warden_config::ProcessConfig) {
+        self.leaders.insert(
+            who.pid,
+            Leader {
+                group: cfg.group.clone(),
+                name: cfg.name.clone(),
+                start: who.start,
+                asgroup: cfg.stopasgroup || cfg.killasgroup,
+                cgroup: who.cgroup.clone(),
                 members: Vec::new(),
                 stopping: false,
             },
@@ -430,12 +449,17 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub struct Previous {
     /// The programs stopped by hand.
     pub intent: Intent,
+    /// With `previous_run=adopt`: its processes still alive whose program
+    /// is still in the config, to take over.
+    pub adoptees: Vec<Adoptee>,
 }
 
 /// Reads the state file of a previous run; stops the programs it ran that
 /// are still alive (same pid and start time: a crash of the supervisor left
 /// them), each with its `stopsignal` to its process group and cgroup, then
-/// SIGKILL after its `stopwaitsecs`; returns the remembered intent.
+/// SIGKILL after its `stopwaitsecs`; returns the remembered intent. With
+/// `previous_run=adopt`, those whose program is still in the config are
+/// returned to be taken over instead (the others are stopped).
 pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Previous {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Previous::default();
@@ -454,6 +478,8 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
             .flatten()
             .filter_map(|v| v.as_str().map(str::to_string)),
     );
+    let adopt = config.supervisord.previous_run == warden_config::PreviousRun::Adopt;
+    let mut adoptees: Vec<Adoptee> = Vec::new();
     let mut left: Vec<(i32, u64, Option<PathBuf>, Instant)> = Vec::new();
     let now = Instant::now();
     for r in doc["running"].as_array().into_iter().flatten() {
@@ -476,6 +502,21 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
         let cfg = config
             .processes()
             .find(|p| p.group == group && p.name == name);
+        if adopt
+            && alive
+            && cfg.is_some()
+            && !adoptees.iter().any(|a| a.group == group && a.name == name)
+        {
+            adoptees.push(Adoptee {
+                group: group.to_string(),
+                name: name.to_string(),
+                pid,
+                start,
+                cgroup,
+                started_wall: started_wall(start),
+            });
+            continue;
+        }
         let (sig, wait) = cfg.map_or((SIGTERM, 10), |c| (c.stopsignal, c.stopwaitsecs));
         log.log(
             Level::Warn,
@@ -494,11 +535,13 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
         left.push((pid, start, cgroup, now + wait));
     }
     // Whatever else is left in the previous run's cgroups (descendants of
-    // programs whose main process had already exited) goes too.
+    // programs whose main process had already exited) goes too; what is in
+    // an adopted program's cgroup stays with it.
     if let Some(old) = doc["cgroup"].as_str().map(PathBuf::from) {
         let known: Vec<i32> = left
             .iter()
             .filter_map(|l| l.2.as_deref())
+            .chain(adoptees.iter().filter_map(|a| a.cgroup.as_deref()))
             .flat_map(warden_sys::cgroup::pids)
             .collect();
         let others: Vec<i32> = warden_sys::cgroup::pids(&old)
@@ -518,7 +561,9 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
         for p in others {
             let _ = kill(p, SIGTERM, false);
         }
-        left.push((0, 0, Some(old), now + Duration::from_secs(10)));
+        if adoptees.iter().all(|a| a.cgroup.is_none()) {
+            left.push((0, 0, Some(old), now + Duration::from_secs(10)));
+        }
     }
     // Wait for them all at once, each until its own deadline.
     while !left.is_empty() {
@@ -545,10 +590,22 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    // (an adopted program's cgroup keeps the old one populated, and it
+    // stays until that program is gone)
     if let Some(old) = doc["cgroup"].as_str() {
         warden_sys::cgroup::remove(Path::new(old));
     }
-    Previous { intent }
+    Previous { intent, adoptees }
+}
+
+/// When a process with start time `start` (clock ticks since boot)
+/// started, in seconds since the epoch (0 if unknown).
+fn started_wall(start: u64) -> i64 {
+    let tps = procfs::ticks_per_second().max(1);
+    procfs::boot_time_secs()
+        .ok()
+        .and_then(|boot| i64::try_from(boot + start / tps).ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

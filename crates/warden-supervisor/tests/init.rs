@@ -349,6 +349,66 @@ fn kill_9_of_the_supervisor_leaves_no_program_and_no_duplicate() {
     )));
 }
 
+/// `previous_run=adopt`: what a crashed run left running is taken over
+/// (same pid, RUNNING, no second copy), its end is noticed without a
+/// SIGCHLD and it is restarted; a program gone from the config is stopped.
+#[test]
+fn previous_run_adopt_takes_over_what_a_crash_left_running() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let extra = "pdeathsig=none\nprevious_run=adopt";
+    let main = "[program:main]\ncommand={child} --tag {tag}-main\nstartsecs=0\n\n\
+                [program:calm]\ncommand={child} --tag {tag}-calm\nstartsecs=0\n";
+    let dropped = "[program:dropped]\ncommand={child} --tag {tag}-dropped\nstartsecs=0\n";
+    let main_mark = format!("{}-main", dir.display());
+    let (old, old_dropped, calm) = {
+        let r = Running::start(&dir, extra, &format!("{main}\n{dropped}"), false);
+        let pids = wait_for(Duration::from_secs(15), "all RUNNING", || {
+            Some((
+                r.sup().running_pid("main")?,
+                r.sup().running_pid("dropped")?,
+                r.sup().running_pid("calm")?,
+            ))
+        });
+        test_programs::kill(r.pid, "KILL");
+        assert!(test_programs::poll_until(Duration::from_secs(3), || {
+            !test_programs::alive(r.pid)
+        }));
+        pids
+    };
+    // the next run's config no longer has `dropped`
+    let r = Running::start(&dir, extra, main, false);
+    let pid = wait_for(Duration::from_secs(15), "main RUNNING", || {
+        r.sup().running_pid("main")
+    });
+    assert_eq!(pid, old, "adopted, not started again");
+    assert_eq!(test_programs::pids_with(&main_mark), [old], "one main");
+    assert!(
+        !test_programs::alive(old_dropped),
+        "dropped {old_dropped}, gone from the config, is still there"
+    );
+    let log = r.sup().mainlog();
+    assert!(
+        log.contains(&format!("adopted: 'main' with pid {old}")),
+        "{log}"
+    );
+    // a stop reaches an adopted process and ends as any stop does
+    assert_eq!(r.sup().running_pid("calm"), Some(calm));
+    let (out, _) = r.sup().ctl(&["stop", "calm"]);
+    assert!(out.contains("calm: stopped"), "{out}");
+    assert!(
+        test_programs::poll_until(Duration::from_secs(3), || !test_programs::alive(calm)),
+        "calm {calm} outlived its stop"
+    );
+    // its end comes through its pidfd: autorestart starts a new one
+    test_programs::kill(old, "KILL");
+    let new = wait_for(Duration::from_secs(15), "main restarted", || {
+        r.sup().running_pid("main").filter(|p| *p != old)
+    });
+    assert_ne!(new, old);
+    assert!(r.sup().mainlog().contains("exit status unknown"));
+}
+
 #[test]
 fn stopped_by_hand_stays_stopped_across_reload_and_restart() {
     let scratch = Scratch::new();

@@ -110,6 +110,10 @@ pub enum ExitStatus {
         /// Whether a core was dumped.
         core_dumped: bool,
     },
+    /// It ended, but its status could not be collected: it was not our
+    /// child (a process adopted from a supervisor that crashed, watched
+    /// through a pidfd).
+    Unknown,
 }
 
 impl ExitStatus {
@@ -124,12 +128,14 @@ impl ExitStatus {
         }
     }
 
-    /// The shell convention: the exit code, or 128+N when killed by signal N.
+    /// The shell convention: the exit code, or 128+N when killed by signal
+    /// N; 255 when unknown.
     #[must_use]
     pub fn shell_code(self) -> i32 {
         match self {
             ExitStatus::Code(c) => c,
             ExitStatus::Signaled { signal, .. } => 128 + signal,
+            ExitStatus::Unknown => 255,
         }
     }
 
@@ -155,6 +161,7 @@ impl fmt::Display for ExitStatus {
                 }
                 Ok(())
             }
+            ExitStatus::Unknown => f.write_str("exit status unknown"),
         }
     }
 }
@@ -219,6 +226,17 @@ impl PidFd {
             )
         };
         cvt(ret as libc::c_int).map(drop)
+    }
+
+    /// Blocks until the process has ended (for a thread of its own: a
+    /// process that is not our child sends no SIGCHLD).
+    pub fn wait_end(&self) -> std::io::Result<()> {
+        loop {
+            let r = crate::fd::poll_read(&[self.0.as_fd()], None)?;
+            if r[0].readable || r[0].hangup {
+                return Ok(());
+            }
+        }
     }
 
     /// Waits up to `timeout` for the process to end; true if it has.

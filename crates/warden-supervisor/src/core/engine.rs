@@ -285,6 +285,8 @@ pub struct Engine {
     restarted: bool,
     /// "Increased RLIMIT_NOFILE limit to N" lines for the first start-up.
     raised_limits: Vec<String>,
+    /// Processes of a crashed previous run to take over at start-up.
+    adoptees: Vec<crate::core::seams::Adoptee>,
     pub(in crate::core) launcher: Box<dyn Launcher>,
     pub(in crate::core) clock: Rc<dyn Clock>,
     pub(in crate::core) loader: Loader,
@@ -331,6 +333,7 @@ impl Engine {
             changed: false,
             restarted: false,
             raised_limits: Vec::new(),
+            adoptees: Vec::new(),
             launcher: parts.launcher,
             clock: parts.clock,
             loader: parts.loader,
@@ -382,10 +385,17 @@ impl Engine {
         self.raised_limits = lines;
     }
 
+    /// Processes a crashed previous run left running, to take over at
+    /// start-up instead of starting their programs (`previous_run=adopt`).
+    pub fn set_adoptees(&mut self, adoptees: Vec<crate::core::seams::Adoptee>) {
+        self.adoptees = adoptees;
+    }
+
     /// Logs the start-up lines, builds the groups and autostarts them.
     pub fn start(&mut self) {
         self.startup_messages();
         self.populate();
+        self.adopt_all();
         // supervisord's order: groups added, the supervisor RUNNING, then
         // the processes start
         self.bus
@@ -647,6 +657,37 @@ impl Engine {
         let groups = self.take_pending(config, pools, fcgis);
         for g in groups {
             self.add_group(g);
+        }
+    }
+
+    /// Takes over the adoptees whose process is in the config (before the
+    /// autostart, which would start a second one). One that cannot be
+    /// watched is left alone, logged, and its program starts as usual.
+    fn adopt_all(&mut self) {
+        for who in std::mem::take(&mut self.adoptees) {
+            let Some(id) = self
+                .procs
+                .iter()
+                .find(|(_, p)| p.cfg.group == who.group && p.cfg.name == who.name)
+                .map(|(id, _)| *id)
+            else {
+                continue;
+            };
+            let cfg = self.procs[&id].cfg.clone();
+            match self.launcher.adopt(&who, &cfg) {
+                Ok(()) => {
+                    if let Some(p) = self.procs.get_mut(&id) {
+                        p.start_wall = who.started_wall;
+                        p.starts += 1;
+                    }
+                    self.pids.insert(who.pid, id);
+                    self.feed(id, Event::Adopted(who.pid));
+                }
+                Err(e) => self.log.log(
+                    Level::Warn,
+                    &format!("cannot adopt '{}' (pid {}): {e}", who.name, who.pid),
+                ),
+            }
         }
     }
 

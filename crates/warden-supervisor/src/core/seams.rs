@@ -48,6 +48,25 @@ pub struct Spawned {
     pub stdin: Option<Box<dyn Stdin>>,
 }
 
+/// A process a crashed previous run left running, to be taken over
+/// (`previous_run=adopt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoptee {
+    /// Its group.
+    pub group: String,
+    /// Its process name.
+    pub name: String,
+    /// Its pid.
+    pub pid: i32,
+    /// Its start time (`/proc/PID/stat` field 22), so a reused pid is
+    /// never taken for it.
+    pub start: u64,
+    /// Its cgroup, if the previous run gave it one.
+    pub cgroup: Option<PathBuf>,
+    /// When it started (seconds since the epoch), for its uptime.
+    pub started_wall: i64,
+}
+
 /// A process's stdin: chunks sent are written in order, each whole,
 /// however slowly the process reads.
 pub trait Stdin {
@@ -85,6 +104,21 @@ pub trait Launcher {
     /// Any failure of kill(2) other than ESRCH.
     fn stop_signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
         self.signal(pid, signal, group)
+    }
+
+    /// Takes over `who` (not a child of ours): its end must come back as a
+    /// reaped pid with [`Exit::Unknown`](crate::core::state::Exit::Unknown).
+    /// The default cannot.
+    ///
+    /// # Errors
+    ///
+    /// It is gone, or its end cannot be watched.
+    fn adopt(
+        &mut self,
+        who: &Adoptee,
+        _config: &warden_config::ProcessConfig,
+    ) -> Result<(), String> {
+        Err(format!("cannot watch pid {}", who.pid))
     }
 
     /// Keeps the programs stopped by hand for the next run (the default

@@ -45,6 +45,8 @@ pub fn decode(exit: Exit) -> (i32, String) {
             }
             (-1, m)
         }
+        // an adopted process (not our child): counted as unexpected
+        Exit::Unknown => (-1, "exit status unknown (adopted, not our child)".into()),
     }
 }
 
@@ -216,6 +218,10 @@ pub enum Event {
     /// The health check failed `healthcheck_retries` times in a row (the
     /// reason); restart if `autorestart` allows.
     Unhealthy(String),
+    /// At start-up: a process of this program that a crashed previous run
+    /// left running is taken over (`previous_run=adopt`); only a program
+    /// never started goes RUNNING with it.
+    Adopted(i32),
 }
 
 /// What the engine must do.
@@ -339,6 +345,23 @@ pub fn step(fsm: &Fsm, event: &Event, ctx: &Ctx<'_>) -> (Fsm, Vec<Effect>) {
             return (o.fsm, o.effects);
         }
         Event::Unhealthy(_) => {}
+        Event::Adopted(pid) if o.fsm.state == State::Stopped && o.fsm.pid.is_none() => {
+            o.fsm.pid = Some(*pid);
+            o.fsm.spawnerr = None;
+            o.fsm.exitstatus = None;
+            o.fsm.laststart = Some(now);
+            o.fsm.backoff = 0;
+            o.set(State::Running);
+            o.log(
+                Level::Info,
+                format!(
+                    "adopted: '{}' with pid {pid}, left running by a previous run \
+                     (its output is not captured)",
+                    p.name
+                ),
+            );
+        }
+        Event::Adopted(_) => {}
         Event::GiveUp => {
             o.fsm.delay = 0;
             o.fsm.backoff = 0;
@@ -691,7 +714,7 @@ mod tests {
             .join(",")
     }
 
-    fn events() -> [Event; 11] {
+    fn events() -> [Event; 13] {
         [
             Event::Tick,
             Event::Start,
@@ -704,6 +727,8 @@ mod tests {
             Event::KillFailed("x".into()),
             Event::Ready,
             Event::Unhealthy("bad".into()),
+            Event::Adopted(42),
+            Event::Exited(Exit::Unknown),
         ]
     }
 
@@ -714,7 +739,7 @@ mod tests {
         use State::*;
         // rows: state; columns as `events()`; evaluated at t=1.5 s (inside
         // startsecs), started at t=1 s; each cell: (new state, effects)
-        let expect: [(State, [(State, &str); 11]); 8] = [
+        let expect: [(State, [(State, &str); 13]); 8] = [
             (
                 Stopped,
                 [
@@ -728,6 +753,8 @@ mod tests {
                     (Fatal, ""),
                     (Unknown, "log"),
                     (Stopped, ""),
+                    (Stopped, ""),
+                    (Running, "log"),
                     (Stopped, ""),
                 ],
             ),
@@ -745,6 +772,8 @@ mod tests {
                     (Unknown, "log"),
                     (Starting, "timer@2001"),
                     (Starting, "timer@2001"),
+                    (Starting, "timer@2001"),
+                    (Backoff, "log,timer@2501"),
                 ],
             ),
             (
@@ -761,6 +790,8 @@ mod tests {
                     (Unknown, "log"),
                     (Running, ""),
                     (Stopping, "log,log,kill 15,timer@11500"),
+                    (Running, ""),
+                    (Starting, "log,spawn"),
                 ],
             ),
             (
@@ -775,6 +806,8 @@ mod tests {
                     (Stopped, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Backoff, "timer@3001"),
+                    (Backoff, "timer@3001"),
                     (Backoff, "timer@3001"),
                     (Backoff, "timer@3001"),
                 ],
@@ -793,6 +826,8 @@ mod tests {
                     (Unknown, "log"),
                     (Stopping, "timer@11000"),
                     (Stopping, "timer@11000"),
+                    (Stopping, "timer@11000"),
+                    (Stopped, "log"),
                 ],
             ),
             (
@@ -807,6 +842,8 @@ mod tests {
                     (Exited, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Exited, ""),
+                    (Exited, ""),
                     (Exited, ""),
                     (Exited, ""),
                 ],
@@ -825,6 +862,8 @@ mod tests {
                     (Unknown, "log"),
                     (Fatal, ""),
                     (Fatal, ""),
+                    (Fatal, ""),
+                    (Fatal, ""),
                 ],
             ),
             (
@@ -839,6 +878,8 @@ mod tests {
                     (Unknown, "log"),
                     (Fatal, ""),
                     (Unknown, "log"),
+                    (Unknown, ""),
+                    (Unknown, ""),
                     (Unknown, ""),
                     (Unknown, ""),
                 ],

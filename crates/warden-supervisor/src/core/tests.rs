@@ -52,6 +52,15 @@ impl Launcher for FakeLauncher {
         Ok(Spawned { pid, stdin: None })
     }
 
+    fn adopt(
+        &mut self,
+        who: &crate::core::seams::Adoptee,
+        _: &warden_config::ProcessConfig,
+    ) -> Result<(), String> {
+        self.0.live.borrow_mut().insert(who.name.clone(), who.pid);
+        Ok(())
+    }
+
     fn signal(&mut self, pid: i32, signal: i32, group: bool) -> std::io::Result<()> {
         let w = &self.0;
         w.signals
@@ -110,6 +119,11 @@ struct Harness {
 
 impl Harness {
     fn new(programs: &str) -> Harness {
+        Harness::adopting(programs, Vec::new())
+    }
+
+    /// [`Harness::new`], taking over `adoptees` at start-up.
+    fn adopting(programs: &str, adoptees: Vec<crate::core::seams::Adoptee>) -> Harness {
         let world = Rc::new(World::default());
         let text = Rc::new(RefCell::new(programs.to_string()));
         let bus = Bus::new();
@@ -129,6 +143,7 @@ impl Harness {
             prober: Box::new(FakeProber(world.clone())),
         };
         let mut engine = Engine::new(parse(programs), parts);
+        engine.set_adoptees(adoptees);
         engine.start();
         Harness {
             engine,
@@ -538,6 +553,51 @@ fn ready_probes_stop_once_the_program_runs() {
     assert_eq!(h.engine.next_deadline(), None);
     h.advance(60_000);
     assert_eq!(h.answer_probes(Ok(())), 0);
+}
+
+#[test]
+fn adopted_processes_run_without_a_spawn_and_restart_when_they_end() {
+    use crate::core::seams::Adoptee;
+    let who = |name: &str, pid: i32| Adoptee {
+        group: name.into(),
+        name: name.into(),
+        pid,
+        start: 1,
+        cgroup: None,
+        started_wall: 1_700_000_000,
+    };
+    let mut h = Harness::adopting(
+        &[
+            program("web", "startsecs=5"),
+            program("other", "startsecs=0"),
+        ]
+        .concat(),
+        vec![who("web", 555), who("gone", 556)],
+    );
+    assert_eq!(h.state("web"), ProcessState::Running, "no startsecs wait");
+    assert_eq!(h.pid("web"), 555);
+    assert!(h.spawn_times("web").is_empty(), "not started again");
+    assert_eq!(h.spawn_times("other"), [0], "the others start as usual");
+    let Reply::Process(p) = h.now(Request::ProcessInfo(Namespec::parse("web"))) else {
+        panic!("info");
+    };
+    assert_eq!((p.pid, p.start), (555, 1_700_000_000));
+    // its end comes without a status: unexpected, so autorestart restarts it
+    h.world.live.borrow_mut().remove("web");
+    h.engine.reaped([(555, Exit::Unknown)]);
+    assert_eq!(h.state("web"), ProcessState::Starting);
+    assert_eq!(h.spawn_times("web"), [0]);
+    // and a stop of an adopted process signals its pid
+    let mut h = Harness::adopting(&program("web", "startsecs=0"), vec![who("web", 777)]);
+    let mut rx = h.call(Request::Stop {
+        target: Target::Spec(Namespec::parse("web")),
+        wait: true,
+    });
+    assert_eq!(h.world.signals.borrow()[0].0, 777);
+    h.world.live.borrow_mut().remove("web");
+    h.engine.reaped([(777, Exit::Unknown)]);
+    assert!(matches!(rx.try_recv(), Ok(Ok(_))));
+    assert_eq!(h.state("web"), ProcessState::Stopped);
 }
 
 #[test]
