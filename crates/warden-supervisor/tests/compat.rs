@@ -471,6 +471,7 @@ fn fcgi_program_sockets_match() {
 [fcgi-program:web]
 command={{child}} --fcgi --tag {{tag}}
 socket=tcp://127.0.0.1:{port}
+socket_backlog=7
 process_name=%(program_name)s_%(process_num)s
 numprocs=2
 startsecs=0
@@ -499,6 +500,17 @@ stdout_logfile=%(here)s/local.log
             .map(|n| wait_for(Duration::from_secs(10), n, || s.running_pid(n)))
             .collect();
         let hello = greet(&Ok(port)).expect("connect to the tcp socket");
+        // a listening socket's Send-Q is its backlog
+        let ss = std::process::Command::new("ss")
+            .args(["-Hltn", &format!("sport = :{port}")])
+            .output()
+            .expect("ss (iproute2; scripts/test installs it)");
+        let ss = String::from_utf8_lossy(&ss.stdout).into_owned();
+        assert_eq!(
+            ss.split_whitespace().nth(2),
+            Some("7"),
+            "{who}: socket_backlog: {ss}"
+        );
         assert!(
             pids.iter().any(|p| hello == format!("hello from {p}\n")),
             "{who}: {hello:?} from one of {pids:?}"

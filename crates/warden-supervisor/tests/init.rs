@@ -46,6 +46,11 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path, extra: &str, programs: &str, pid_ns: bool) -> Running {
+        Running::start_with(dir, extra, programs, pid_ns, &[])
+    }
+
+    /// [`Running::start`] with more command-line arguments.
+    fn start_with(dir: &Path, extra: &str, programs: &str, pid_ns: bool, args: &[&str]) -> Running {
         let conf = write_conf_with(dir, &header(extra), programs);
         let exe = bin("warden-supervisord");
         let mut cmd = if pid_ns {
@@ -56,6 +61,7 @@ impl Running {
             Command::new(exe)
         };
         let child = cmd
+            .args(args)
             .arg("-n")
             .arg("-c")
             .arg(&conf)
@@ -266,6 +272,32 @@ startsecs=0
         "{log}"
     );
     assert!(test_programs::pids_with(&dir.to_string_lossy()).is_empty());
+}
+
+/// `--init` outside a PID namespace is init mode all the same, with its
+/// default shutdown deadline of 9 s (inside Docker's 10 s).
+#[test]
+fn the_init_flag_brings_the_9s_default_deadline() {
+    let scratch = Scratch::new();
+    let dir = scratch.join("w");
+    let progs = "[program:stubborn]\ncommand={child} --ignore-term --tag {tag}\nstopwaitsecs=60\nstartsecs=0\n";
+    let mut r = Running::start_with(&dir, "", progs, false, &["--init"]);
+    let stubborn = wait_for(Duration::from_secs(15), "RUNNING", || {
+        r.sup().running_pid("stubborn")
+    });
+    helper::wait_ignoring_term(stubborn);
+    let t0 = Instant::now();
+    test_programs::kill(r.pid, "TERM");
+    let code = r.wait_exit(Duration::from_secs(15));
+    let took = t0.elapsed();
+    assert_eq!(code, Some(4), "exit code after a forced shutdown");
+    assert!(took >= Duration::from_secs(9), "took {took:?}");
+    assert!(took < Duration::from_millis(10_500), "took {took:?}");
+    let log = r.sup().mainlog();
+    assert!(
+        log.contains("shutdown_timeout (9 s) passed: killing "),
+        "{log}"
+    );
 }
 
 #[test]

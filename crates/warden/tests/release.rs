@@ -220,6 +220,12 @@ fn markdown_files() -> Vec<PathBuf> {
 /// need root-only side effects, a toolchain build or a service left running)
 /// are skipped.
 fn sh_blocks(text: &str) -> Vec<(usize, String)> {
+    fenced_blocks(text, "sh")
+}
+
+/// The blocks fenced as ```LANG (not `no-run`) of a Markdown text, in
+/// order, each with the line its body starts on.
+fn fenced_blocks(text: &str, lang: &str) -> Vec<(usize, String)> {
     let mut blocks = Vec::new();
     // (runnable, first line, body) of the open fence
     let mut open: Option<(bool, usize, String)> = None;
@@ -228,7 +234,7 @@ fn sh_blocks(text: &str) -> Vec<(usize, String)> {
         match (open.take(), fence) {
             (None, Some(info)) => {
                 let words: Vec<&str> = info.split_whitespace().collect();
-                let runnable = words.first() == Some(&"sh") && !words.contains(&"no-run");
+                let runnable = words.first() == Some(&lang) && !words.contains(&"no-run");
                 open = Some((runnable, n + 2, String::new()));
             }
             (None, None) => {}
@@ -284,6 +290,38 @@ fn docs_shell_blocks_pass() {
         }
     }
     assert!(ran >= 5, "only {ran} shell blocks found");
+}
+
+/// Every supervisord config in the docs (an ```ini block with a
+/// `[supervisord]` section: the Docker recipe's, say) passes
+/// `warden supervise --check-config`.
+#[test]
+fn docs_supervisord_configs_pass_check_config() {
+    let warden = PathBuf::from(env!("CARGO_BIN_EXE_warden"));
+    let s = Scratch::new();
+    let mut checked = 0;
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (line, body) in fenced_blocks(&text, "ini") {
+            if !body.contains("[supervisord]") {
+                continue; // a systemd unit
+            }
+            let conf = s.join(&format!("block-{checked}.conf"));
+            std::fs::write(&conf, &body).unwrap();
+            let o = run(Command::new(&warden)
+                .args(["supervise", "--check-config", "-c"])
+                .arg(&conf));
+            assert!(
+                o.status.success(),
+                "{}:{line}: the config fails --check-config ({}):\n{body}\n--- stderr\n{}",
+                file.display(),
+                o.status,
+                String::from_utf8_lossy(&o.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no supervisord config found in the docs");
 }
 
 #[test]
