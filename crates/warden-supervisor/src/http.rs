@@ -28,10 +28,24 @@ use crate::xmlrpc::Rpc;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
+/// One configured server section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Section {
+    Unix(warden_config::UnixHttpServer),
+    Inet(warden_config::InetHttpServer),
+}
+
 /// Listening servers; dropping it stops accepting.
 pub struct Servers {
-    accept: Vec<tokio::task::JoinHandle<()>>,
+    /// Each section with its accept loop.
+    accept: Vec<(Section, tokio::task::JoinHandle<()>)>,
     graceful: Option<Rc<hyper_util::server::graceful::GracefulShutdown>>,
+    /// What new accept loops share (None once shut down: it holds the
+    /// graceful shutdown too).
+    limits: Option<Rc<Limits>>,
+    web: Rc<crate::web::Web>,
+    rpc: Rpc,
+    max_body: usize,
 }
 
 impl Servers {
@@ -41,23 +55,137 @@ impl Servers {
     /// never finishes by itself).
     pub async fn shutdown(mut self, limit: std::time::Duration) {
         let accept = std::mem::take(&mut self.accept);
-        for h in &accept {
+        for (_, h) in &accept {
             h.abort();
         }
         // Once the accept loops are gone, their handles on the graceful
         // shutdown are too, and it can be taken back.
-        for h in accept {
+        for (_, h) in accept {
             let _ = h.await;
         }
+        self.limits = None;
         if let Some(g) = self.graceful.take().and_then(|g| Rc::try_unwrap(g).ok()) {
             let _ = tokio::time::timeout(limit, g.shutdown()).await;
         }
     }
+
+    /// The unix socket files being served (removed at exit).
+    #[must_use]
+    pub fn unix_sockets(&self) -> Vec<std::path::PathBuf> {
+        self.accept
+            .iter()
+            .filter_map(|(s, _)| match s {
+                Section::Unix(u) => Some(u.file.clone()),
+                Section::Inet(_) => None,
+            })
+            .collect()
+    }
+
+    /// After a reload: stops serving the sections gone from (or changed
+    /// in) `config` and starts serving its new ones; the sections that did
+    /// not change keep their sockets and connections. The connections of a
+    /// stopped section finish what they are doing.
+    ///
+    /// # Errors
+    ///
+    /// A new section could not be bound (the others are served).
+    pub async fn reconcile(&mut self, config: &Config) -> Result<(), String> {
+        let wanted = sections(config);
+        let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.accept)
+            .into_iter()
+            .partition(|(s, _)| wanted.contains(s));
+        self.accept = keep;
+        for (section, h) in gone {
+            h.abort();
+            // the listener is closed once its task is gone
+            let _ = h.await;
+            if let Section::Unix(u) = section {
+                let _ = std::fs::remove_file(&u.file);
+            }
+        }
+        let mut errors = Vec::new();
+        for s in wanted {
+            if self.accept.iter().any(|(have, _)| *have == s) {
+                continue;
+            }
+            match self.serve(&s) {
+                Ok(h) => self.accept.push((s, h)),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// Binds one section and starts its accept loop.
+    fn serve(&self, section: &Section) -> Result<tokio::task::JoinHandle<()>, String> {
+        let limits = self
+            .limits
+            .clone()
+            .ok_or("the HTTP servers are shut down")?;
+        let busy = "Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.";
+        let shared = |creds: &Credentials| {
+            Rc::new(Shared {
+                rpc: self.rpc.clone(),
+                creds: creds.clone(),
+                max_body: self.max_body,
+                web: self.web.clone(),
+            })
+        };
+        match section {
+            Section::Unix(s) => {
+                let l = bind_unix(s).map_err(|e| match e {
+                    BindError::Busy => busy.to_string(),
+                    BindError::Other(m) => m,
+                })?;
+                Ok(tokio::task::spawn_local(accept_loop(
+                    l,
+                    shared(&s.credentials),
+                    limits,
+                )))
+            }
+            Section::Inet(s) => {
+                let host = if s.host.is_empty() || s.host == "*" {
+                    "0.0.0.0"
+                } else {
+                    s.host.as_str()
+                };
+                let l = std::net::TcpListener::bind((host, s.port)).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AddrInUse {
+                        busy.to_string()
+                    } else {
+                        format!("Cannot open an HTTP server: socket.error reported {e}")
+                    }
+                })?;
+                l.set_nonblocking(true).map_err(|e| e.to_string())?;
+                let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
+                Ok(tokio::task::spawn_local(accept_loop(
+                    l,
+                    shared(&s.credentials),
+                    limits,
+                )))
+            }
+        }
+    }
+}
+
+/// The server sections of `config`, unix sockets first.
+fn sections(config: &Config) -> Vec<Section> {
+    config
+        .unix_http_servers
+        .iter()
+        .cloned()
+        .map(Section::Unix)
+        .chain(config.inet_http_servers.iter().cloned().map(Section::Inet))
+        .collect()
 }
 
 impl Drop for Servers {
     fn drop(&mut self) {
-        for h in &self.accept {
+        for (_, h) in &self.accept {
             h.abort();
         }
     }
@@ -95,8 +223,6 @@ impl Drop for Slot {
 ///
 /// A message for the main log when a socket cannot be bound.
 pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
-    let busy = "Another program is already listening on a port that one of our HTTP servers is configured to use.  Shut this program down first before starting supervisord.";
-    let mut handles = Vec::new();
     let graceful = Rc::new(hyper_util::server::graceful::GracefulShutdown::new());
     let limits = Rc::new(Limits {
         open: std::cell::Cell::new(0),
@@ -112,54 +238,19 @@ pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
             r.factory == "supervisor.rpcinterface:make_main_rpcinterface" && r.name == "supervisor"
         }),
     };
-    for s in &config.unix_http_servers {
-        let l = bind_unix(s).map_err(|e| match e {
-            BindError::Busy => busy.to_string(),
-            BindError::Other(m) => m,
-        })?;
-        let shared = Rc::new(Shared {
-            rpc: rpc.clone(),
-            creds: s.credentials.clone(),
-            max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
-            web: web.clone(),
-        });
-        handles.push(tokio::task::spawn_local(accept_loop(
-            l,
-            shared,
-            limits.clone(),
-        )));
-    }
-    for s in &config.inet_http_servers {
-        let host = if s.host.is_empty() || s.host == "*" {
-            "0.0.0.0"
-        } else {
-            s.host.as_str()
-        };
-        let l = std::net::TcpListener::bind((host, s.port)).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AddrInUse {
-                busy.to_string()
-            } else {
-                format!("Cannot open an HTTP server: socket.error reported {e}")
-            }
-        })?;
-        l.set_nonblocking(true).map_err(|e| e.to_string())?;
-        let l = tokio::net::TcpListener::from_std(l).map_err(|e| e.to_string())?;
-        let shared = Rc::new(Shared {
-            rpc: rpc.clone(),
-            creds: s.credentials.clone(),
-            max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
-            web: web.clone(),
-        });
-        handles.push(tokio::task::spawn_local(accept_loop(
-            l,
-            shared,
-            limits.clone(),
-        )));
-    }
-    Ok(Servers {
-        accept: handles,
+    let mut servers = Servers {
+        accept: Vec::new(),
         graceful: Some(graceful),
-    })
+        limits: Some(limits),
+        web,
+        rpc,
+        max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
+    };
+    for s in sections(config) {
+        let h = servers.serve(&s)?;
+        servers.accept.push((s, h));
+    }
+    Ok(servers)
 }
 
 enum BindError {

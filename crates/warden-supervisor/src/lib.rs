@@ -77,10 +77,10 @@
 //!   says the request comes from another site. — cross-site requests could
 //!   otherwise stop programs from any web page the operator opens.
 //! - `reload`/SIGHUP re-reads the config and restarts the programs in the
-//!   same process but keeps the HTTP sockets bound at start, so changes to
-//!   `[unix_http_server]`/`[inet_http_server]` take a restart of the
-//!   supervisor. — no window in which clients (the one that asked for the
-//!   reload included) are refused.
+//!   same process; HTTP server sections that did not change keep their
+//!   sockets (changed, new and removed ones follow the new config, as in
+//!   supervisord). — no window in which clients (the one that asked for
+//!   the reload included) are refused.
 //! - AUTO child logs are created (mode 0600, `O_EXCL`) when their group is
 //!   added, as `mkstemp` would; supervisord only picks a name. — no other
 //!   user can plant or read the file in between.

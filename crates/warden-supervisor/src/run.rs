@@ -104,18 +104,13 @@ pub fn run(
         let bus = Bus::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = Handle::new(tx, bus.clone());
-        let servers = match crate::http::start(&config, handle.clone()) {
+        let mut servers = match crate::http::start(&config, handle.clone()) {
             Ok(s) => s,
             Err(e) => {
                 log.log(Level::Critical, &e);
                 daemon.fail(2, &e)
             }
         };
-        let sockets: Vec<PathBuf> = config
-            .unix_http_servers
-            .iter()
-            .map(|s| s.file.clone())
-            .collect();
         // readiness probes, health checks and $NOTIFY_SOCKET (warden's
         // lifecycle keys; the socket is bound when the first program that
         // uses `notify` starts, so nothing is opened without them)
@@ -164,12 +159,19 @@ pub fn run(
         daemon.notify_ready();
         let ticks = tokio::task::spawn_local(crate::ticks::run(bus));
         let listening = tokio::task::spawn_local(listeners.run());
-        let code = drive(&mut engine, signals, rx, probe_rx, gone_rx, &trees, &init).await;
+        let inputs = Inputs {
+            signals,
+            rx,
+            probes: probe_rx,
+            gone: gone_rx,
+        };
+        let code = drive(&mut engine, inputs, &mut servers, &trees, &init).await;
         trees.borrow_mut().finish();
         ticks.abort();
         listening.abort();
         daemon.notify_stopping();
         // Let the answer to a `shutdown` call reach its client, then close.
+        let sockets = servers.unix_sockets();
         servers
             .shutdown(std::time::Duration::from_millis(500))
             .await;
@@ -209,15 +211,31 @@ impl Signals {
     }
 }
 
+/// What the supervisor's loop waits on besides deadlines.
+struct Inputs {
+    signals: Signals,
+    /// Requests from the protocol adapters.
+    rx: mpsc::UnboundedReceiver<Command>,
+    /// Probe results and `$NOTIFY_SOCKET` messages.
+    probes: mpsc::UnboundedReceiver<crate::probes::ProbeEvent>,
+    /// The ends of adopted processes.
+    gone: mpsc::UnboundedReceiver<i32>,
+}
+
 async fn drive(
     engine: &mut Engine,
-    mut s: Signals,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-    mut probes: mpsc::UnboundedReceiver<crate::probes::ProbeEvent>,
-    mut gone: mpsc::UnboundedReceiver<i32>,
+    inputs: Inputs,
+    servers: &mut crate::http::Servers,
     trees: &RefCell<Trees>,
     init: &Init,
 ) -> i32 {
+    let Inputs {
+        signals: mut s,
+        mut rx,
+        mut probes,
+        mut gone,
+    } = inputs;
+    let mut reloads = engine.reloads();
     // The shutdown deadline, once a shutdown began (with shutdown_timeout).
     let mut deadline: Option<tokio::time::Instant> = None;
     let mut forced = false;
@@ -233,6 +251,13 @@ async fn drive(
             // once: it would repeat at every change
             if !std::mem::replace(&mut state_error, true) {
                 engine.log(Level::Error, &e);
+            }
+        }
+        if engine.reloads() != reloads {
+            // a reload read a new config: serve its HTTP sections
+            reloads = engine.reloads();
+            if let Err(e) = servers.reconcile(engine.config()).await {
+                engine.log(Level::Critical, &e);
             }
         }
         if let Some(code) = engine.finished() {

@@ -497,6 +497,51 @@ autostart=false
     assert!(test_programs::alive(w.pid), "same pid after reload");
 }
 
+/// A reload serves the HTTP sections of the new config, as supervisord's
+/// does: an `[inet_http_server]` moved to another port answers there and no
+/// longer on the old one; the unix socket (unchanged) keeps working.
+#[test]
+fn reload_moves_an_inet_http_server_like_supervisord() {
+    let scratch = Scratch::new();
+    let answers = |port: u16| {
+        use std::io::{Read, Write};
+        let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = c.write_all(b"GET /RPC2 HTTP/1.0\r\n\r\n");
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out.starts_with("HTTP/1.")
+    };
+    for kind in [Kind::Real, Kind::Warden] {
+        let dir = scratch.join(&format!("{kind:?}"));
+        let (a, b) = (helper::free_port(), helper::free_port());
+        let inet = |port: u16| format!("[inet_http_server]\nport=127.0.0.1:{port}\n");
+        let progs = "[program:calm]\ncommand={child} --tag {tag}\nstartsecs=0\n";
+        let sup = Sup::start_with(
+            kind,
+            &dir,
+            &format!("{}\n{}", helper::HEADER, inet(a)),
+            progs,
+        );
+        sup.settle();
+        assert!(answers(a), "{kind:?}: port {a} before the reload");
+        let conf = std::fs::read_to_string(&sup.conf).unwrap();
+        std::fs::write(&sup.conf, conf.replace(&inet(a), &inet(b))).unwrap();
+        sup.ctl(&["reload"]);
+        wait_for(Duration::from_secs(20), "the new port", || {
+            answers(b).then_some(())
+        });
+        assert!(
+            !answers(a),
+            "{kind:?}: port {a} still answers after the reload"
+        );
+        let (status, _) = sup.ctl(&["status"]);
+        assert!(status.contains("calm"), "{kind:?}: {status}");
+    }
+}
+
 #[test]
 fn thousand_programs_start_and_list() {
     let scratch = Scratch::new();

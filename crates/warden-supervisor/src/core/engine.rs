@@ -287,6 +287,8 @@ pub struct Engine {
     raised_limits: Vec<String>,
     /// Processes of a crashed previous run to take over at start-up.
     adoptees: Vec<crate::core::seams::Adoptee>,
+    /// Reloads done (the HTTP servers follow the config after one).
+    reloads: u64,
     pub(in crate::core) launcher: Box<dyn Launcher>,
     pub(in crate::core) clock: Rc<dyn Clock>,
     pub(in crate::core) loader: Loader,
@@ -334,6 +336,7 @@ impl Engine {
             restarted: false,
             raised_limits: Vec::new(),
             adoptees: Vec::new(),
+            reloads: 0,
             launcher: parts.launcher,
             clock: parts.clock,
             loader: parts.loader,
@@ -383,6 +386,13 @@ impl Engine {
     /// the first start-up only, as supervisord raises them only then.
     pub fn set_raised_limits(&mut self, lines: Vec<String>) {
         self.raised_limits = lines;
+    }
+
+    /// How many reloads have read a new config (the HTTP servers are made
+    /// to follow it after each).
+    #[must_use]
+    pub fn reloads(&self) -> u64 {
+        self.reloads
     }
 
     /// Processes a crashed previous run left running, to take over at
@@ -1382,6 +1392,7 @@ impl Engine {
                         Err(e) => self.log.log(Level::Critical, &e),
                     }
                     self.restarted = true;
+                    self.reloads += 1;
                     self.startup_messages();
                     self.populate();
                     self.bus
