@@ -558,11 +558,20 @@ pub fn recover(path: &Path, config: &warden_config::Config, log: &MainLog) -> Pr
                 ),
             );
         }
-        for p in others {
+        let due = now + Duration::from_secs(10);
+        for &p in &others {
             let _ = kill(p, SIGTERM, false);
         }
         if adoptees.iter().all(|a| a.cgroup.is_none()) {
-            left.push((0, 0, Some(old), now + Duration::from_secs(10)));
+            left.push((0, 0, Some(old), due));
+        } else {
+            // the old cgroup stays populated by the adopted: wait for (and
+            // SIGKILL) these processes one by one instead
+            for p in others {
+                if let Some(st) = warden_sys::procfs::stat(p) {
+                    left.push((p, st.starttime, None, due));
+                }
+            }
         }
     }
     // Wait for them all at once, each until its own deadline.

@@ -185,6 +185,10 @@ fn ready_http_exec_log_and_notify_hold_starting_until_ready() {
         log.contains("not ready: wrong after 4 seconds (ready_timeout)"),
         "{log}"
     );
+    assert!(
+        log.contains("last readiness check of wrong: HTTP 404"),
+        "{log}"
+    );
     assert!(!log.contains("success: wrong"), "{log}");
 }
 

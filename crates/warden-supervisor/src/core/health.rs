@@ -108,6 +108,16 @@ impl Engine {
             if to != State::Starting {
                 p.probes.due = None;
             }
+            // not ready in time: what the last readiness check answered
+            if to == State::Stopping && p.fsm.failed_start {
+                if let Some(e) = p.probes.last_error.take() {
+                    let msg = format!("last readiness check of {}: {e}", p.cfg.name);
+                    if let Some(err) = &mut p.fsm.spawnerr {
+                        err.push_str(&format!(": {e}"));
+                    }
+                    self.log.log(Level::Info, &msg);
+                }
+            }
             return;
         }
         if let Some(probe) = &p.cfg.lifecycle.healthcheck {
