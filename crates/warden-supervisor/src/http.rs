@@ -45,7 +45,7 @@ pub struct Servers {
     limits: Option<Rc<Limits>>,
     web: Rc<crate::web::Web>,
     rpc: Rpc,
-    max_body: usize,
+    max_body: Rc<std::cell::Cell<usize>>,
 }
 
 impl Servers {
@@ -84,12 +84,14 @@ impl Servers {
     /// After a reload: stops serving the sections gone from (or changed
     /// in) `config` and starts serving its new ones; the sections that did
     /// not change keep their sockets and connections. The connections of a
-    /// stopped section finish what they are doing.
+    /// stopped section finish what they are doing. The HTTP limits follow
+    /// the new config too.
     ///
     /// # Errors
     ///
     /// A new section could not be bound (the others are served).
     pub async fn reconcile(&mut self, config: &Config) -> Result<(), String> {
+        self.set_limits(config);
         let wanted = sections(config);
         let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut self.accept)
             .into_iter()
@@ -120,6 +122,20 @@ impl Servers {
         }
     }
 
+    /// `http_max_connections`, `http_idle_timeout` and `http_max_body` from
+    /// `config`, for every server (new connections and requests).
+    fn set_limits(&self, config: &Config) {
+        let s = &config.supervisord;
+        if let Some(l) = &self.limits {
+            l.max.set(s.http_max_connections);
+            l.idle.set(std::time::Duration::from_secs(u64::from(
+                s.http_idle_timeout,
+            )));
+        }
+        self.max_body
+            .set(usize::try_from(s.http_max_body).unwrap_or(usize::MAX));
+    }
+
     /// Binds one section and starts its accept loop.
     fn serve(&self, section: &Section) -> Result<tokio::task::JoinHandle<()>, String> {
         let limits = self
@@ -131,7 +147,7 @@ impl Servers {
             Rc::new(Shared {
                 rpc: self.rpc.clone(),
                 creds: creds.clone(),
-                max_body: self.max_body,
+                max_body: self.max_body.clone(),
                 web: self.web.clone(),
             })
         };
@@ -194,7 +210,8 @@ impl Drop for Servers {
 struct Shared {
     rpc: Rpc,
     creds: Credentials,
-    max_body: usize,
+    /// `http_max_body`, shared by every server (a reload may change it).
+    max_body: Rc<std::cell::Cell<usize>>,
     web: Rc<crate::web::Web>,
 }
 
@@ -202,8 +219,10 @@ struct Shared {
 /// timeout, and the graceful-shutdown watch.
 struct Limits {
     open: std::cell::Cell<u32>,
-    max: u32,
-    idle: std::time::Duration,
+    /// `http_max_connections` and `http_idle_timeout` (a reload may change
+    /// them).
+    max: std::cell::Cell<u32>,
+    idle: std::cell::Cell<std::time::Duration>,
     graceful: Rc<hyper_util::server::graceful::GracefulShutdown>,
     handle: Handle,
 }
@@ -226,8 +245,8 @@ pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
     let graceful = Rc::new(hyper_util::server::graceful::GracefulShutdown::new());
     let limits = Rc::new(Limits {
         open: std::cell::Cell::new(0),
-        max: config.supervisord.http_max_connections,
-        idle: std::time::Duration::from_secs(u64::from(config.supervisord.http_idle_timeout)),
+        max: std::cell::Cell::new(0),
+        idle: std::cell::Cell::new(std::time::Duration::ZERO),
         graceful: graceful.clone(),
         handle: handle.clone(),
     });
@@ -244,8 +263,9 @@ pub fn start(config: &Config, handle: Handle) -> Result<Servers, String> {
         limits: Some(limits),
         web,
         rpc,
-        max_body: usize::try_from(config.supervisord.http_max_body).unwrap_or(usize::MAX),
+        max_body: Rc::new(std::cell::Cell::new(0)),
     };
+    servers.set_limits(config);
     for s in sections(config) {
         let h = servers.serve(&s)?;
         servers.accept.push((s, h));
@@ -335,7 +355,7 @@ async fn accept_loop<L: Listener>(l: L, shared: Rc<Shared>, limits: Rc<Limits>) 
                         .handle
                         .log(Level::Info, "HTTP server accepts connections again".into());
                 }
-                if limits.open.get() >= limits.max {
+                if limits.open.get() >= limits.max.get() {
                     tokio::task::spawn_local(refuse(io));
                     continue;
                 }
@@ -373,7 +393,7 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let watcher = slot.0.graceful.watcher();
-    let idle = slot.0.idle;
+    let idle = slot.0.idle.get();
     tokio::task::spawn_local(async move {
         let _slot = slot;
         let svc = hyper::service::service_fn(move |req| {
@@ -449,7 +469,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
     if path == "/RPC2" && req.method() == hyper::Method::POST {
         // The body is read up to the limit only: a client cannot make the
         // supervisor buffer more than `http_max_body` bytes.
-        let limited = http_body_util::Limited::new(req.into_body(), shared.max_body);
+        let limited = http_body_util::Limited::new(req.into_body(), shared.max_body.get());
         let body = match limited.collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -491,7 +511,7 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
         };
     }
     if crate::web::serves(req.method(), &path) {
-        return crate::web::answer(req, &shared.web, shared.max_body).await;
+        return crate::web::answer(req, &shared.web, shared.max_body.get()).await;
     }
     full(StatusCode::NOT_FOUND, "text/html", "Not Found")
 }

@@ -103,6 +103,23 @@ fn connections_over_the_limit_get_503_and_idle_ones_time_out() {
     ));
     assert!(answer.starts_with("HTTP/1.0 413"), "{answer}");
     assert!(state_ok(&w));
+    // A reload applies new limits: the same body fits in 8KB.
+    let text = std::fs::read_to_string(&w.conf).unwrap();
+    std::fs::write(
+        &w.conf,
+        text.replace("http_max_body=1KB", "http_max_body=8KB"),
+    )
+    .unwrap();
+    w.ctl(&["reload"]);
+    let fits = wait_for(Duration::from_secs(20), "the new limit", || {
+        let a = w.http(&format!(
+            "POST /RPC2 HTTP/1.0\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+        (!a.starts_with("HTTP/1.0 413")).then_some(a)
+    });
+    // read whole now, and refused as what it is: not XML-RPC
+    assert!(fits.starts_with("HTTP/1.0 400"), "{fits}");
 }
 
 /// Starts warden with extra `[supervisord]` keys (`extra` goes right after
