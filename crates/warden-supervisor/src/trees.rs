@@ -75,6 +75,9 @@ pub struct Trees {
     /// input (a whole group at shutdown) and the sweeps of one batch of
     /// exits share it instead of each reading every process again.
     scan: Option<(Instant, std::rc::Rc<Vec<warden_sys::procfs::Stat>>)>,
+    /// The previous runs' cgroups that adopted programs still live in
+    /// (removed at exit once empty).
+    old_roots: Vec<PathBuf>,
 }
 
 /// How long a scan of `/proc` is reused.
@@ -108,6 +111,7 @@ impl Trees {
             stopped: Vec::new(),
             dirty: false,
             scan: None,
+            old_roots: Vec::new(),
         }
     }
 
@@ -170,6 +174,11 @@ impl Trees {
     /// A process adopted from a crashed previous run (see [`recover`]): its
     /// tree is tracked as a spawned one's, and the state file keeps it.
     pub fn adopted(&mut self, who: &Adoptee, cfg: &warden_config::ProcessConfig) {
+        if let Some(root) = who.cgroup.as_deref().and_then(Path::parent) {
+            if !self.old_roots.iter().any(|r| r == root) {
+                self.old_roots.push(root.to_path_buf());
+            }
+        }
         self.leaders.insert(
             who.pid,
             Leader {
@@ -325,14 +334,15 @@ impl Trees {
             .map_err(|e| format!("cannot write the state file {}: {e}", path.display()))
     }
 
-    /// At exit: removes the (empty) cgroups. Processes just SIGKILLed may
+    /// At exit: removes the (empty) cgroups, ours and those of previous
+    /// runs that adopted programs lived in. Processes just SIGKILLed may
     /// take a moment to leave theirs: a short, bounded wait for them. A
     /// cgroup still holding a process (the descendant of a program without
     /// `stopasgroup`/`killasgroup`) stays, and the next run with this state
     /// file stops what is in it.
     pub fn finish(&mut self) {
-        if let Some(root) = &self.cgroot {
-            let until = Instant::now() + Duration::from_millis(200);
+        let until = Instant::now() + Duration::from_millis(200);
+        for root in self.cgroot.iter().chain(&self.old_roots) {
             while warden_sys::cgroup::populated(root) && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
             }

@@ -408,6 +408,12 @@ fn previous_run_adopt_takes_over_what_a_crash_left_running() {
         }));
         pids
     };
+    // the crashed run's cgroup (cgroup v2 is delegated on the test machines)
+    let state = std::fs::read_to_string(dir.join("sd.state")).unwrap();
+    let old_root = serde_json::from_str::<serde_json::Value>(&state).unwrap()["cgroup"]
+        .as_str()
+        .map(std::path::PathBuf::from)
+        .expect("the state file names the crashed run's cgroup");
     // the next run's config no longer has `dropped`
     let r = Running::start(&dir, extra, main, false);
     let pid = wait_for(Duration::from_secs(15), "main RUNNING", || {
@@ -439,6 +445,13 @@ fn previous_run_adopt_takes_over_what_a_crash_left_running() {
     });
     assert_ne!(new, old);
     assert!(r.sup().mainlog().contains("exit status unknown"));
+    // at its exit, the supervisor removes the crashed run's cgroup too
+    assert!(old_root.exists(), "{old_root:?} held the adopted programs");
+    drop(r);
+    assert!(
+        test_programs::poll_until(Duration::from_secs(5), || !old_root.exists()),
+        "{old_root:?} is left behind"
+    );
 }
 
 #[test]
