@@ -272,12 +272,38 @@ rmdir "$O"
 exec "$@"
 "#;
 
-#[test]
-fn syslog_output_matches_what_supervisord_sends() {
-    use std::os::unix::net::UnixDatagram;
-    let scratch = Scratch::new();
+/// Starts `kind` in `scratch/sub`, in a mount namespace of its own whose
+/// `/dev/log` is a datagram socket the test reads (returned, with a 200 ms
+/// read timeout).
+fn start_with_dev_log(
+    scratch: &Scratch,
+    kind: helper::Kind,
+    sub: &str,
+    header: &str,
+    progs: &str,
+) -> (Sup, std::os::unix::net::UnixDatagram) {
     let wrapper = scratch.join("with-dev-log.sh");
     std::fs::write(&wrapper, WITH_DEV_LOG).unwrap();
+    let sock_path = scratch.join(&format!("{sub}.sock"));
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let prefix = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        wrapper.to_str().unwrap(),
+        sock_path.to_str().unwrap(),
+    ];
+    let sup = Sup::start_via(kind, &scratch.join(sub), header, progs, &prefix);
+    (sup, sock)
+}
+
+#[test]
+fn syslog_output_matches_what_supervisord_sends() {
+    let scratch = Scratch::new();
     let progs = r#"
 [program:talk]
 command=/bin/sh -c "printf 'hello\n\nworld\n'; sleep 0.3; printf 'err line\n' >&2; sleep 0.3; printf 'no newline'; exec sleep 1000"
@@ -286,21 +312,7 @@ stderr_syslog=true
 startsecs=0
 "#;
     let receive = |kind: helper::Kind, sub: &str| {
-        let sock_path = scratch.join(&format!("{sub}.sock"));
-        let sock = UnixDatagram::bind(&sock_path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let dir = scratch.join(sub);
-        let prefix = [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            wrapper.to_str().unwrap(),
-            sock_path.to_str().unwrap(),
-        ];
-        let sup = Sup::start_via(kind, &dir, HEADER, progs, &prefix);
+        let (sup, sock) = start_with_dev_log(&scratch, kind, sub, HEADER, progs);
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         wait_for(Duration::from_secs(15), "five syslog messages", || {
@@ -354,28 +366,12 @@ startsecs=0
 
 #[test]
 fn a_main_log_to_syslog_matches_what_supervisord_sends() {
-    use std::os::unix::net::UnixDatagram;
     let scratch = Scratch::new();
-    let wrapper = scratch.join("with-dev-log.sh");
-    std::fs::write(&wrapper, WITH_DEV_LOG).unwrap();
     let header = HEADER.replace("logfile=%(here)s/main.log", "logfile=syslog");
     let progs = "[program:talk]\ncommand=sleep 1000\nstartsecs=0\n";
     let receive = |kind: helper::Kind, sub: &str| {
-        let sock_path = scratch.join(&format!("{sub}.sock"));
-        let sock = UnixDatagram::bind(&sock_path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let dir = scratch.join(sub);
-        let prefix = [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            wrapper.to_str().unwrap(),
-            sock_path.to_str().unwrap(),
-        ];
-        let sup = Sup::start_via(kind, &dir, &header, progs, &prefix);
+        let (sup, sock) = start_with_dev_log(&scratch, kind, sub, &header, progs);
+        let dir = sup.dir.clone();
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
         wait_for(Duration::from_secs(15), "the success line", || {

@@ -119,7 +119,12 @@ fn a_thousand_programs() {
         if let Some(docs) = &shots {
             // collapse a few groups to show it
             b.js("for (const t of Array.from(document.querySelectorAll('.toggle')).slice(0, 3)) t.click()", vec![]).await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            b.wait_js(
+                Duration::from_secs(10),
+                "three groups collapsed",
+                "return document.querySelectorAll('.toggle[aria-expanded=\"false\"]').length >= 3",
+            )
+            .await;
             b.screenshot(&docs.join("dashboard-1000.png")).await;
         }
         b.close().await;

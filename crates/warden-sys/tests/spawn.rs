@@ -40,22 +40,29 @@ fn run(argv: &[&str], creds: Option<&ChildCredentials>) -> (Pid, File) {
     (pid, File::from(r))
 }
 
-/// Reaps `pid` within `T`, killing it if it is still there then.
-fn reap(pid: Pid) -> ExitStatus {
+/// Polls `cond` until it gives a value or `T` passes (`None` then).
+fn poll<V>(mut cond: impl FnMut() -> Option<V>) -> Option<V> {
     let deadline = Instant::now() + T;
     loop {
-        if let Some(st) = process::try_wait(pid).unwrap() {
-            return st;
+        if let Some(v) = cond() {
+            return Some(v);
         }
         if Instant::now() > deadline {
-            let _ = signal::kill_process(pid, Signal::from_raw(9).unwrap());
-            panic!(
-                "pid {pid} still running after {T:?}: {:?}",
-                process::wait(pid)
-            );
+            return None;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
+}
+
+/// Reaps `pid` within `T`, killing it if it is still there then.
+fn reap(pid: Pid) -> ExitStatus {
+    poll(|| process::try_wait(pid).unwrap()).unwrap_or_else(|| {
+        let _ = signal::kill_process(pid, Signal::from_raw(9).unwrap());
+        panic!(
+            "pid {pid} still running after {T:?}: {:?}",
+            process::wait(pid)
+        );
+    })
 }
 
 fn status_field(pid: Pid, key: &str) -> Option<String> {
@@ -122,11 +129,12 @@ fn children_drop_to_the_given_credentials_completely() {
         groups: vec![65534],
     };
     let (pid, _out) = run(&["/bin/sleep", "100"], Some(&nobody));
-    let deadline = Instant::now() + T;
-    while std::fs::read_to_string(format!("/proc/{pid}/comm")).map_or(true, |c| c != "sleep\n") {
-        assert!(Instant::now() < deadline, "sleep never ran");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let ran = poll(|| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c == "sleep\n")
+            .then_some(())
+    });
+    assert!(ran.is_some(), "sleep never ran");
     let uid = status_field(pid, "Uid");
     let gid = status_field(pid, "Gid");
     let groups = status_field(pid, "Groups");
@@ -188,13 +196,7 @@ fn a_signal_right_after_spawn_never_runs_the_parents_handler_in_the_child() {
     for round in 0..50 {
         let (pid, _out) = run(&["/bin/sleep", "100"], None);
         signal::kill_process(pid, usr1).unwrap();
-        let deadline = Instant::now() + T;
-        let mut st = process::try_wait(pid).unwrap();
-        while st.is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-            st = process::try_wait(pid).unwrap();
-        }
-        let Some(st) = st else {
+        let Some(st) = poll(|| process::try_wait(pid).unwrap()) else {
             let _ = signal::kill_process(pid, Signal::from_raw(9).unwrap());
             reap(pid);
             panic!("round {round}: the child survived SIGUSR1: the parent's handler ran in it");
@@ -249,10 +251,7 @@ fn the_death_signal_comes_when_the_spawning_thread_dies() {
                 std::fs::read_to_string(format!("/proc/{pid}/comm"))
                     .is_ok_and(|c| c.trim() == "sleep")
             };
-            let deadline = Instant::now() + T;
-            while !execd() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
+            let _ = poll(|| execd().then_some(()));
             pid
         })
         .join()
@@ -278,12 +277,11 @@ fn a_child_joins_the_given_cgroup() {
     let procs = warden_sys::cgroup::open_procs(&dir).unwrap();
     let pid = sleeper(None, Some(procs.as_fd()));
     // The child joins before exec; spawn returns right after the fork.
-    let deadline = Instant::now() + T;
-    let mut inside = warden_sys::cgroup::pids(&dir);
-    while inside.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-        inside = warden_sys::cgroup::pids(&dir);
-    }
+    let inside = poll(|| {
+        let pids = warden_sys::cgroup::pids(&dir);
+        (!pids.is_empty()).then_some(pids)
+    })
+    .unwrap_or_default();
     warden_sys::cgroup::kill_all(&dir).unwrap();
     let st = reap(pid);
     warden_sys::cgroup::remove(&dir);

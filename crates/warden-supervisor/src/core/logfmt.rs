@@ -300,6 +300,21 @@ mod tests {
         )
     }
 
+    /// `text` stamped in chunks of `cut` bytes, and the reference: a stamp
+    /// before every line of the whole text.
+    fn stamped_in_chunks(text: &[u8], cut: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut f = stamped();
+        let mut got = Vec::new();
+        for chunk in text.chunks(cut) {
+            got.extend_from_slice(f.format(chunk, at(7)));
+        }
+        let want = text
+            .split_inclusive(|&b| b == b'\n')
+            .flat_map(|l| [&b"2026-12-02T09:58:01.007Z "[..], l].concat())
+            .collect();
+        (got, want)
+    }
+
     #[test]
     fn timestamps_stamp_each_line_once() {
         let mut f = stamped();
@@ -337,15 +352,7 @@ mod tests {
             })
             .collect();
         for cut in [1, 2, 5, 16, 17, 33, 100, 4096] {
-            let mut f = stamped();
-            let mut got = Vec::new();
-            for chunk in text.chunks(cut) {
-                got.extend_from_slice(f.format(chunk, at(7)));
-            }
-            let want: Vec<u8> = text
-                .split_inclusive(|&b| b == b'\n')
-                .flat_map(|l| [&b"2026-12-02T09:58:01.007Z "[..], l].concat())
-                .collect();
+            let (got, want) = stamped_in_chunks(&text, cut);
             assert_eq!(got, want, "chunks of {cut}");
         }
     }
@@ -372,15 +379,7 @@ mod tests {
                 })
                 .collect();
             let cut = 1 + next(70) as usize;
-            let mut f = stamped();
-            let mut got = Vec::new();
-            for chunk in text.chunks(cut) {
-                got.extend_from_slice(f.format(chunk, at(7)));
-            }
-            let want: Vec<u8> = text
-                .split_inclusive(|&b| b == b'\n')
-                .flat_map(|l| [&b"2026-12-02T09:58:01.007Z "[..], l].concat())
-                .collect();
+            let (got, want) = stamped_in_chunks(&text, cut);
             assert_eq!(got, want, "round {round}, chunks of {cut}");
         }
     }
